@@ -1,0 +1,44 @@
+# ikesrv: two commands on a fresh Debian 12 machine as root:
+#   make run    builds, then serves the embedded demo config
+#   make test   installs the Debian test peers if missing, builds, runs the whole suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ikesrv-built
+SOURCES := pyproject.toml setup.py $(wildcard ikesrv/_fast/*.pyx ikesrv/_fast/*.pxd)
+PYTEST_ARGS ?=
+
+.PHONY: build run test test-fast bench lab clean deps
+
+build: $(STAMP)
+
+# Debian packages needed to build (only those missing are installed)
+deps:
+	@tests/harness/apt-ensure.sh build
+
+$(STAMP): $(SOURCES)
+	@tests/harness/apt-ensure.sh build
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -c "import ikesrv._fast.codec, ikesrv._fast.prf, ikesrv._fast.dh; print('ikesrv: compiled extensions OK')"
+	@touch $(STAMP)
+
+run: build
+	$(VENV)/bin/ikesrv serve
+
+# test peers: strongSwan, libreswan (unpacked), ike-scan, slapd, tshark, Prometheus
+lab:
+	@tests/harness/apt-ensure.sh peers
+
+test: lab build
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: build
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+bench: build
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info ikesrv/_fast/*.c ikesrv/_fast/*.so ikesrv/_fast/*.html

@@ -1,0 +1,5 @@
+"""``python -m ikesrv`` is the ``ikesrv`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
