@@ -23,7 +23,9 @@ EXTENSIONS = {
 extensions = [
     Extension(
         f"ikesrv._fast.{name}",
-        [f"ikesrv/_fast/{name}.pyx"],
+        # the codec is one Python source typed by its augmenting codec.pxd (loaded
+        # uncompiled it is the reference implementation); the others are .pyx
+        [f"ikesrv/_fast/{name}.py" if name == "codec" else f"ikesrv/_fast/{name}.pyx"],
         libraries=libs,
         extra_compile_args=CFLAGS,
         define_macros=MACROS,
