@@ -3,7 +3,10 @@
 #   build: what compiling the Cython extensions and the venv needs
 #   peers: the real peers the test suite starts (strongSwan, ike-scan, slapd, tshark,
 #          Prometheus, ...) and libreswan's pluto, unpacked beside strongSwan because the
-#          two packages conflict.
+#          two packages conflict; and samba.schema (sambaNTPassword for the test
+#          directory), taken from Debian's samba package without installing it, cached
+#          where tests/harness/slapd.py looks ($IKESRV_TEST_CACHE, default
+#          /var/cache/ikesrv-tests).
 # Idempotent; needs root only when something is missing.
 set -eu
 BUILD="python3-venv python3-dev gcc libssl-dev"
@@ -15,6 +18,7 @@ PEERS_NORECOMMENDS="prometheus"
 PLUTO_LIBS="libnss3 libnss3-tools libnspr4 libunbound8 libldns3 libevent-core-2.1-7
 libevent-pthreads-2.1-7 libcap-ng0 libaudit1 libcurl3-nss dns-root-data"
 LIBRESWAN_ROOT=${LIBRESWAN_ROOT:-/opt/ikesrv-libreswan}
+TEST_CACHE=${IKESRV_TEST_CACHE:-/var/cache/ikesrv-tests}
 
 missing() {
     out=""
@@ -58,6 +62,19 @@ peers)
         (cd "$tmp" && apt-get download libreswan >/dev/null 2>&1)
         mkdir -p "$LIBRESWAN_ROOT" && dpkg -x "$tmp"/libreswan_*.deb "$LIBRESWAN_ROOT"
         rm -rf "$tmp"
+    fi
+    if [ ! -s "$TEST_CACHE/samba.schema" ]; then
+        echo "caching samba.schema in $TEST_CACHE (from Debian's samba package, not installed)"
+        mkdir -p "$TEST_CACHE"
+        tmp=$(mktemp -d); chmod 755 "$tmp"
+        if (cd "$tmp" && apt-get download samba >/dev/null 2>&1); then
+            dpkg-deb --fsys-tarfile "$tmp"/samba_*.deb | \
+                tar -xO ./usr/share/doc/samba/examples/LDAP/samba.schema > "$TEST_CACHE/samba.schema.part" \
+                && mv "$TEST_CACHE/samba.schema.part" "$TEST_CACHE/samba.schema"
+        else
+            echo "apt-get download samba failed: the LDAP tests will try again" >&2
+        fi
+        rm -rf "$tmp" "$TEST_CACHE/samba.schema.part"
     fi
     ;;
 *) echo "usage: $0 build|peers" >&2; exit 2 ;;
