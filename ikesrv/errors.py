@@ -240,6 +240,16 @@ class AuthorizationFailed(IkeError):
     metric_reason = "authorization_failed"
 
 
+class ResourceLimit(IkeError):
+    """A configured limit (half-open SAs, fragments, ...) is reached: dropped, counted."""
+
+    notify = None
+    notify_v1 = None
+    fatal = False
+    reply = False
+    metric_reason = "rate_limited"
+
+
 class ConfigError(Exception):
     """One or more configuration errors, each naming its key path.
 

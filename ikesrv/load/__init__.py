@@ -1,0 +1,1 @@
+"""The load generator: simulated IKE clients by the thousand (DESIGN §7)."""

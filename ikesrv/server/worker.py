@@ -1,0 +1,182 @@
+"""One worker process: an asyncio loop around one Core.
+
+Owns: feeding the core (datagrams from the transport, timers, auth and kernel results)
+with the wall-clock time, and carrying out its actions: sends, keepalives, kernel
+installs and removals, user checks in the backend's thread pool, and metrics events.
+Also SIGHUP (reload the config for new SAs; a broken config is logged and the old one
+keeps serving) and SIGTERM (Deletes to every peer, kernel cleanup, exit in bounded time).
+
+This is an edge: the protocol lives in the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+
+from .. import events as ev
+from ..actions import (
+    AuthRequest,
+    AuthResult,
+    InstallChildSa,
+    RemoveChildSa,
+    SendDatagram,
+    SendKeepalive,
+)
+from ..config import Config, load
+from ..core import Core
+from ..errors import ConfigError
+from ..net.transport import Transport
+
+log = logging.getLogger("ikesrv.worker")
+
+EVENT_TYPES = (
+    ev.IkeSaStateChanged, ev.IkeSaEstablished, ev.IkeSaFailed, ev.ChildSaChanged, ev.Rekeyed,
+    ev.DpdResult, ev.AuthAttempt, ev.MessageCounted, ev.InvalidMessage, ev.CookieSent,
+    ev.PoolUsage,
+)
+
+
+class Worker:
+    """Runs one Core on an event loop."""
+
+    def __init__(self, config: Config, transport: Transport, kernel, metrics=None, users=None,
+                 *, worker_index: int = 0, worker_count: int = 1, rng=os.urandom,
+                 on_status=None):
+        self.config = config
+        self.transport = transport
+        self.kernel = kernel
+        self.metrics = metrics
+        self.users = users
+        self.core = Core(config, rng=rng, worker_index=worker_index, worker_count=worker_count)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.stopped = asyncio.Event()
+        self._events = set(EVENT_TYPES)
+
+    # ------------------------------------------------------------------ life --------
+
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        line = self.kernel.start(self._kernel_event)
+        log.info("%s", line)
+        for s in self.transport.sockets:
+            self.kernel.bypass_socket(s.sock)
+            self.loop.add_reader(s.fileno(), s.read, self._datagram)
+        self.loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.loop.add_signal_handler(signal.SIGTERM, self.stop)
+        self.loop.add_signal_handler(signal.SIGINT, self.stop)
+        self._flush()
+        await self.stopped.wait()
+
+    def stop(self) -> None:
+        if self.stopped.is_set():
+            return
+        log.info("shutting down: deleting SAs")
+        self.core.shutdown(time.time())
+        self._flush()
+        for s in self.transport.sockets:
+            self.loop.remove_reader(s.fileno())
+        self.kernel.stop(remove_all=True)
+        if self._timer is not None:
+            self._timer.cancel()
+        self.stopped.set()
+
+    def reload(self) -> None:
+        path = self.config.source
+        if path is None:
+            log.info("SIGHUP: the embedded config cannot change; nothing to reload")
+            return
+        try:
+            config = load(path)
+        except ConfigError as e:
+            log.error("SIGHUP: %s has errors, keeping the running config:\n%s", path, e)
+            return
+        except OSError as e:
+            log.error("SIGHUP: cannot read %s (%s), keeping the running config", path, e)
+            return
+        self.core.reload(config)
+        self.config = config
+        log.info("SIGHUP: %s reloaded; new SAs use it", path)
+        self._flush()
+
+    # ------------------------------------------------------------------ inputs ------
+
+    def _datagram(self, data: bytes, local, remote) -> None:
+        self.core.datagram_received(data, local, remote, time.time())
+        self._flush()
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.core.timer_fired(time.time())
+        self._flush()
+
+    def _kernel_event(self, event) -> None:
+        self.core.kernel_event(event, time.time())
+        self._flush()
+
+    def _auth_done(self, request_id: int, future: asyncio.Future) -> None:
+        try:
+            result = future.result()
+        except Exception as e:  # the backend's own failure: the peer gets a clean refusal
+            log.error("users backend failed: %s", e)
+            result = AuthResult(ok=False, reason=f"backend error: {e}")
+        self.core.auth_completed(request_id, result, time.time())
+        self._flush()
+
+    # ------------------------------------------------------------------ actions -----
+
+    def _flush(self) -> None:
+        core = self.core
+        transport = self.transport
+        metrics = self.metrics
+        events = self._events
+        while True:
+            actions = core.actions()
+            if not actions:
+                break
+            for a in actions:
+                t = type(a)
+                if t is SendDatagram:
+                    transport.send(a.local, a.remote, a.data)
+                elif t in events:
+                    if metrics is not None:
+                        metrics.observe(a)
+                elif t is InstallChildSa:
+                    result = self.kernel.install(a.spec)
+                    core.kernel_completed(a.request_id, result, time.time())
+                elif t is RemoveChildSa:
+                    self.kernel.remove(a.spec, a.remove_policies)
+                elif t is SendKeepalive:
+                    transport.send_keepalive(a.local, a.remote)
+                elif t is AuthRequest:
+                    self._start_auth(a)
+        self._arm_timer()
+
+    def _start_auth(self, request: AuthRequest) -> None:
+        if self.users is None:
+            self.core.auth_completed(request.request_id,
+                                     AuthResult(ok=False, reason="no users backend configured"),
+                                     time.time())
+            return
+        future = asyncio.ensure_future(self.users.check(request))
+        future.add_done_callback(lambda f, rid=request.request_id: self._auth_done(rid, f))
+
+    def _arm_timer(self) -> None:
+        deadline = self.core.next_timer()
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = self._timer_at = None
+            return
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_later(max(0.0, deadline - time.time()), self._timer_fired)
