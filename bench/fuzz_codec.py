@@ -1,6 +1,8 @@
 """Mutation fuzzing of the wire codec, bounded by a count and a time limit.
 
-Seeds are the realistic messages of tests/unit/codec_samples.py. Each round mutates a
+Seeds are the realistic messages of tests/unit/codec_samples.py and the IKE messages of
+the real captures in tests/data/captures/ (strongSwan, libreswan, ike-scan; see that
+directory's README.md), when they are there. Each round mutates a
 seed (bit flips, interesting bytes and 16-bit lengths, truncation, insertion, deletion,
 splicing, with the header Length often fixed up so that the walk goes deep) and feeds it
 to both decoders and to both payload-chain decoders. A crash is anything but the
@@ -22,6 +24,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 from ikesrv.errors import InvalidMajorVersion, MalformedMessage, UnsupportedCriticalPayload
@@ -120,13 +123,23 @@ def check(codec: ModuleType, data: bytes) -> tuple[int, list[str]]:
     return decoded, problems
 
 
+def default_seeds() -> list[bytes]:
+    """The sample messages, then every IKE message of the captures in tests/data/captures."""
+    from ikesrv import pcap
+    from tests.unit.codec_samples import all_messages
+
+    seeds = list(all_messages().values())
+    captures = Path(__file__).resolve().parents[1] / "tests" / "data" / "captures"
+    for path in sorted(captures.glob("*.pcap*")):
+        seeds.extend(d.data for d in pcap.read_ike(path.read_bytes()) if len(d.data) >= 28)
+    return seeds
+
+
 def run(codec: ModuleType, *, count: int, seconds: float | None = None, seed: int = 0,
         seeds: list[bytes] | None = None) -> FuzzResult:
     """Fuzz ``codec`` with up to ``count`` mutated messages, stopping after ``seconds``."""
     if seeds is None:
-        from tests.unit.codec_samples import all_messages
-
-        seeds = list(all_messages().values())
+        seeds = default_seeds()
     rng = random.Random(seed)
     result = FuzzResult()
     deadline = None if seconds is None else time.monotonic() + seconds
@@ -154,9 +167,11 @@ def main(argv: list[str]) -> int:
     else:
         import ikesrv._fast.codec as codec
     started = time.monotonic()
-    result = run(codec, count=args.count, seconds=args.seconds, seed=args.seed)
+    seeds = default_seeds()
+    result = run(codec, count=args.count, seconds=args.seconds, seed=args.seed, seeds=seeds)
     elapsed = time.monotonic() - started
-    print(f"codec fuzz ({'reference' if args.reference else 'compiled'}, seed {args.seed}): "
+    print(f"codec fuzz ({'reference' if args.reference else 'compiled'}, seed {args.seed}, "
+          f"{len(seeds)} seed messages): "
           f"{result.executions} executions in {elapsed:.1f} s, {result.decoded} decodes, "
           f"{len(result.crashes)} crashes")
     for data, problem in result.crashes[:20]:

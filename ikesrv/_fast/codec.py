@@ -801,7 +801,7 @@ class V1Message(_Record):
         self.version = version
         self.length = None
         if next_payload is None and self.payloads is not None:
-            next_payload = _v1_type(self.payloads[0]) if self.payloads else 0
+            next_payload = getattr(self.payloads[0], "payload_type", None) if self.payloads else 0
         self.next_payload = next_payload
 
     @property
@@ -2168,13 +2168,6 @@ def v1_encode_payload_body(p):
     out = bytearray()
     _v1_body(out, p)
     return bytes(out)
-
-
-def _v1_type(p):
-    t = type(p)
-    if t is V1NatDPayload or t is V1NatOaPayload or t is V1UnknownPayload:
-        return p.payload_type
-    return t.payload_type
 
 
 def _v1_chain(out, payloads):
