@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ikesrv-built
-SOURCES := pyproject.toml setup.py $(wildcard ikesrv/_fast/*.pyx ikesrv/_fast/*.pxd)
+SOURCES := pyproject.toml setup.py ikesrv/_fast/codec.py $(wildcard ikesrv/_fast/*.pyx ikesrv/_fast/*.pxd)
 PYTEST_ARGS ?=
 
 .PHONY: build run test test-fast bench lab clean deps
@@ -19,9 +19,9 @@ deps:
 $(STAMP): $(SOURCES)
 	@tests/harness/apt-ensure.sh build
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip setuptools wheel 'Cython>=3.1,<3.4'
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -c "import ikesrv._fast.codec, ikesrv._fast.prf, ikesrv._fast.dh; print('ikesrv: compiled extensions OK')"
+	$(PY) -c "import ikesrv._fast.codec, ikesrv._fast.prf, ikesrv._fast.dh, ikesrv._fast.md4, ikesrv._fast.des; print('ikesrv: compiled extensions OK')"
 	@touch $(STAMP)
 
 run: build

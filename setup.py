@@ -18,6 +18,8 @@ EXTENSIONS = {
     "codec": [],
     "prf": ["crypto"],
     "dh": ["crypto"],
+    "md4": [],
+    "des": ["crypto"],
 }
 
 extensions = [

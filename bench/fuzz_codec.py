@@ -156,7 +156,8 @@ def run(codec: ModuleType, *, count: int, seconds: float | None = None, seed: in
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.fuzz_codec", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.fuzz_codec",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=2_000_000, help="mutated messages at most")
     parser.add_argument("--seconds", type=float, default=300.0, help="time limit")
     parser.add_argument("--seed", type=int, default=int(time.time()), help="random seed")

@@ -24,6 +24,13 @@ with the critical bit, InvalidMajorVersion(reason, offset=17). Nothing else esca
 any input bytes. Encoding a payload object that cannot be represented raises ValueError
 or TypeError: that is a bug of the caller, not of the peer.
 
+Message boundaries: an IKEv2 header's Length must equal the datagram's length (no
+trailing bytes) and the payload chain must end exactly at the end, where the last Next
+Payload is 0 or the SK/SKF payload ends (RFC 7296 §3.1, §3.14). An ISAKMP header's
+Length may be shorter than the datagram (the rest is ignored, as libreswan does for old
+Cisco clients) but not longer; a plaintext chain ends at Next Payload 0, followed by at
+most three zero bytes of padding; a decrypted body may carry any padding after it.
+
 Normalisations (decode then encode reproduces the bytes except for these):
   - reserved fields and bits are ignored on receipt and sent as zero (RFC 7296 §3.2,
     RFC 2408 §3.2), including the critical bit of payload types we know and the R bit
@@ -1131,7 +1138,8 @@ def _v2_sa(data, buf, start, end, base):
             tlen = _u16(buf, t + 2)
             if tlen < 8:
                 raise MalformedMessage(
-                    f"SA: proposal {k}: transform {i + 1}: Transform Length {tlen} < 8", base + t + 2
+                    f"SA: proposal {k}: transform {i + 1}: Transform Length {tlen} < 8",
+                    base + t + 2,
                 )
             if tlen > pend - t:
                 raise MalformedMessage(
@@ -1666,7 +1674,9 @@ def _v2_ts_body(out, tsp):
             if alen == 0:
                 raise ValueError(f"TrafficSelector type {ts.ts_type!r} is not 7 or 8")
             if len(ts.start_addr) != alen or len(ts.end_addr) != alen:
-                raise ValueError(f"traffic selector of type {ts.ts_type} needs {alen}-byte addresses")
+                raise ValueError(
+                    f"traffic selector of type {ts.ts_type} needs {alen}-byte addresses"
+                )
             _put8(out, ts.ts_type)
             _put8(out, ts.ip_protocol)
             _put16(out, 8 + 2 * alen)
@@ -2061,8 +2071,8 @@ def _v1_attributes(data, buf, off, end, base, limit, pad, k, i):
             alen = _u16(buf, off + 2)
             if alen > end - off - 4:
                 raise MalformedMessage(
-                    f"{_v1_where(k, i)}: attribute {count}: Length {alen} exceeds the {end - off - 4} "
-                    "bytes left",
+                    f"{_v1_where(k, i)}: attribute {count}: Length {alen} exceeds the "
+                    f"{end - off - 4} bytes left",
                     base + off + 2,
                 )
             attr.type = atype

@@ -105,7 +105,8 @@ def test_quick_mode_plaintext(v1):
 def test_informational_plaintext(v1):
     hsh, contact, delete, dpd = decode_chain(v1, S.ikev1_informational_plaintext())
     assert contact == v1.NotifyPayload(1, 1, S.SPI_I + S.SPI_R, 24578)  # INITIAL-CONTACT
-    assert delete == v1.DeletePayload(1, 3, [bytes.fromhex("c3f2a1b0"), bytes.fromhex("0badf00d")], 4)
+    spis = [bytes.fromhex("c3f2a1b0"), bytes.fromhex("0badf00d")]
+    assert delete == v1.DeletePayload(1, 3, spis, 4)
     assert (dpd.type, dpd.data) == (36136, struct.pack("!I", 7))  # R-U-THERE (RFC 3706 §5)
 
 
@@ -158,7 +159,8 @@ def test_chains_round_trip_exactly(v1, name):
 
 
 def test_draft_nat_t_payload_types_are_kept(v1):
-    natd, natoa = decode_chain(v1, chain([(130, bytes(16)), (131, struct.pack("!B3x", 5) + bytes(16))]))
+    items = [(130, bytes(16)), (131, struct.pack("!B3x", 5) + bytes(16))]
+    natd, natoa = decode_chain(v1, chain(items))
     assert natd == v1.NatDPayload(bytes(16), 130)
     assert natoa == v1.NatOaPayload(5, bytes(16), 131)
     assert v1.encode_payloads([natd, natoa])[0] == 130
@@ -213,11 +215,14 @@ MALFORMED = [
     ("65 payloads", message([VID] * 65), MalformedMessage, 28 + 64 * VID_LEN, "more than 64"),
     ("SA body of 4 bytes", message([(1, bytes(4))]), MalformedMessage, 32, "SA payload body of 4"),
     ("secrecy situation", _sa(_proposal(), situation=3), MalformedMessage, 36, "secrecy"),
-    ("last proposal says more follow", _sa(_proposal(nxt=2)), MalformedMessage, SA_BODY, "Next Payload 2"),
+    ("last proposal says more follow", _sa(_proposal(nxt=2)),
+     MalformedMessage, SA_BODY, "Next Payload 2"),
     ("proposal says last but more follow", _sa(_proposal(nxt=0) + _proposal(nxt=0)),
      MalformedMessage, SA_BODY, "more proposals follow"),
-    ("proposal length < 8", _sa(_proposal(length=6)), MalformedMessage, SA_BODY + 2, "Payload Length 6 < 8"),
-    ("ISAKMP SPI of 4 bytes", _sa(_proposal(spi=bytes(4))), MalformedMessage, SA_BODY + 6, "SPI Size 4"),
+    ("proposal length < 8", _sa(_proposal(length=6)),
+     MalformedMessage, SA_BODY + 2, "Payload Length 6 < 8"),
+    ("ISAKMP SPI of 4 bytes", _sa(_proposal(spi=bytes(4))),
+     MalformedMessage, SA_BODY + 6, "SPI Size 4"),
     ("ESP SPI of 2 bytes", _sa(_proposal(protocol=3, spi=bytes(2))),
      MalformedMessage, SA_BODY + 6, "SPI Size 2"),
     ("transform next payload", _sa(_proposal(transforms=_transform(nxt=3), ntrans=1)),
@@ -246,9 +251,10 @@ MALFORMED = [
     ("NAT-OA FQDN", message([(21, struct.pack("!B3x", 2) + b"host")]),
      MalformedMessage, 32, "ID Type 2"),
     ("FRAGMENT body of 2 bytes", message([(132, bytes(2))]), MalformedMessage, 32, "FRAGMENT"),
-    ("ATTR body of 2 bytes", message([(14, bytes(2))], exchange=6), MalformedMessage, 32, "ATTR payload body"),
-    ("ATTR trailing nonzero bytes", message([(14, struct.pack("!BBH", 1, 0, 1) + tv(16520, 0) + b"\x01")],
-                                            exchange=6),
+    ("ATTR body of 2 bytes", message([(14, bytes(2))], exchange=6),
+     MalformedMessage, 32, "ATTR payload body"),
+    ("ATTR trailing nonzero bytes",
+     message([(14, struct.pack("!BBH", 1, 0, 1) + tv(16520, 0) + b"\x01")], exchange=6),
      MalformedMessage, 40, "ATTR: attribute 2 truncated"),
 ]
 
@@ -321,7 +327,8 @@ def test_encrypted_message_encoding(v1):
     with pytest.raises(ValueError):
         v1.encode_message(v1.Message(S.SPI_I, S.SPI_R, 5, 0x01, 0, payloads=[]))
     with pytest.raises(ValueError):
-        v1.encode_message(v1.Message(S.SPI_I, S.SPI_R, 5, 0, 0, encrypted_body=b"x", next_payload=8))
+        v1.encode_message(
+            v1.Message(S.SPI_I, S.SPI_R, 5, 0, 0, encrypted_body=b"x", next_payload=8))
     with pytest.raises(ValueError):
         v1.encode_message(v1.Message(S.SPI_I, S.SPI_R, 5, 0x01, 0, encrypted_body=b"x"))
 
@@ -337,7 +344,8 @@ def test_tv_and_tlv_forms_round_trip(v1):
     sa = v1.SaPayload(1, 1, [v1.Proposal(1, 3, bytes(4), [tr])])
     (decoded,) = v1.decode_payloads(*reversed(v1.encode_payloads([sa])))
     assert decoded == sa
-    assert [type(a.value) for a in decoded.proposals[0].transforms[0].attributes] == [int, bytes, int]
+    kinds = [type(a.value) for a in decoded.proposals[0].transforms[0].attributes]
+    assert kinds == [int, bytes, int]
 
 
 @pytest.mark.parametrize("build,error", [

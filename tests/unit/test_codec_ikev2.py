@@ -70,7 +70,7 @@ def test_ike_sa_init_request_fields(v2):
     assert notifies[0].data == S.NATD_SRC
     assert notifies[3].data == bytes.fromhex("0002000300040005")
     assert (vid1.data, vid2.data) == (S.VID_STRONGSWAN, S.VID_MS_NT5)
-    assert all(p.payload_type == t for p, t in zip(msg.payloads, [33, 34, 40, 41, 41, 41, 41, 41, 43, 43]))
+    assert [p.payload_type for p in msg.payloads] == [33, 34, 40, 41, 41, 41, 41, 41, 43, 43]
 
 
 def test_ike_auth_plaintext_fields(v2):
@@ -176,7 +176,8 @@ def _bad_sa(proposal_bytes):
 def _proposal(last=0, length=None, number=1, protocol=1, spi=b"", transforms=b"", ntrans=None):
     ntrans = ntrans if ntrans is not None else 0
     length = length if length is not None else 8 + len(spi) + len(transforms)
-    return struct.pack("!BBHBBBB", last, 0, length, number, protocol, len(spi), ntrans) + spi + transforms
+    head = struct.pack("!BBHBBBB", last, 0, length, number, protocol, len(spi), ntrans)
+    return head + spi + transforms
 
 
 def _transform_raw(last, length, ttype=1, tid=12, attrs=b""):
@@ -208,7 +209,8 @@ MALFORMED = [
      MalformedMessage, 28 + 36, "not the last"),
     ("65 payloads", message([NONCE] * 65), MalformedMessage, 28 + 64 * NONCE_LEN, "more than 64"),
     ("proposal Last Substruc", _bad_sa(_proposal(last=2)), MalformedMessage, 32, "Last Substruc 2"),
-    ("proposal length < 8", _bad_sa(_proposal(length=7)), MalformedMessage, 34, "Proposal Length 7"),
+    ("proposal length < 8", _bad_sa(_proposal(length=7)),
+     MalformedMessage, 34, "Proposal Length 7"),
     ("proposal longer than SA", _bad_sa(_proposal(length=9)), MalformedMessage, 34, "exceeds"),
     ("IKE SPI of 4 bytes", _bad_sa(_proposal(spi=bytes(4))), MalformedMessage, 38, "SPI Size 4"),
     ("ESP SPI of 8 bytes", _bad_sa(_proposal(protocol=3, spi=bytes(8))),
@@ -238,7 +240,8 @@ MALFORMED = [
     ("TLV attribute longer than the transform",
      _bad_sa(_proposal(transforms=_transform_raw(0, 14, attrs=struct.pack("!HHH", 17, 5, 0)),
                        ntrans=1)), MalformedMessage, 50, "attribute length 5"),
-    ("KE body of 3 bytes", message([(34, b"\x00\x1f\x00")]), MalformedMessage, 32, "KE payload body"),
+    ("KE body of 3 bytes", message([(34, b"\x00\x1f\x00")]),
+     MalformedMessage, 32, "KE payload body"),
     ("ID body of 2 bytes", message([(35, b"\x02\x00")]), MalformedMessage, 32, "IDi payload body"),
     ("AUTH body of 1 byte", message([(39, b"\x02")]), MalformedMessage, 32, "AUTH payload body"),
     ("empty CERT", message([(37, b"")]), MalformedMessage, 32, "without Encoding"),

@@ -95,7 +95,8 @@ def v1_payloads(v1):
     transforms = st.lists(st.builds(v1.Transform, u8, u8, st.lists(attribute, max_size=4)),
                           max_size=4)
     proposal = st.one_of(
-        st.builds(v1.Proposal, u8, st.just(1), st.sampled_from([b"", bytes(range(16))]), transforms),
+        st.builds(v1.Proposal, u8, st.just(1), st.sampled_from([b"", bytes(range(16))]),
+                  transforms),
         st.builds(v1.Proposal, u8, st.sampled_from([2, 3]), exactly(4), transforms),
         st.builds(v1.Proposal, u8, st.just(4), exactly(2) | exactly(4), transforms),
         st.builds(v1.Proposal, u8, st.integers(5, 255) | st.just(0), st.binary(max_size=8),
