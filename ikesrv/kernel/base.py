@@ -33,7 +33,8 @@ class KernelBackend(Protocol):
         """Let IKE traffic of ``sock`` pass outside any IPsec policy."""
 
     def byte_counters(self) -> dict[str, int]:
-        """Bytes carried so far by our SAs: {"in": n, "out": n}."""
+        """Bytes carried by our SAs since start, removed ones included: {"in": n,
+        "out": n}. The worker adds the increase to ikesrv_child_sa_bytes_total."""
 
     def stop(self, remove_all: bool) -> None:
         """Shut down; with ``remove_all``, remove every state and policy we installed."""
