@@ -5,9 +5,21 @@ imports no prometheus code; the worker hands each event to ``Metrics.observe``.
 Label values known in advance (versions, states, auth methods, results, reasons,
 exchanges, pools) are published at zero from the start, so that dashboards and alerts
 see 0 rather than "no data". Labels stay bounded: never a peer, identity or address.
+
+Several processes (DESIGN §4): the supervisor switches prometheus-client to its
+multiprocess mode (``enable_multiprocess``) before it forks; each worker's ``Metrics``
+then writes its values to files of its own in that directory, the supervisor's
+``SupervisorMetrics`` (``ikesrv_workers``, ``ikesrv_worker_restarts_total``) too, and
+``/metrics`` is the sum the supervisor's ``multiprocess_registry`` reads from them:
+counters and histograms add up over every process that ever ran (a dead worker's counts
+stay, so totals never go back), gauges are "live" sums that ``process_dead`` drops when
+a worker dies (its replacement publishes its own). The ``worker`` label (worker index,
+not PID) keeps the per-worker views that show the balance: SAs and messages.
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -25,6 +37,7 @@ INVALID_REASONS = (
     "malformed", "unexpected_payload", "unsupported_critical_payload",
     "invalid_major_version", "unknown_spi", "invalid_message_id", "integrity",
     "invalid_ke_value", "cookie", "rate_limited", "protocol_error",
+    "internal_error",  # a datagram made the core raise: a bug (ikesrv.server.worker)
 )
 EXCHANGES_V2 = tuple(x.name for x in (ExchangeType.IKE_SA_INIT, ExchangeType.IKE_AUTH,
                                       ExchangeType.CREATE_CHILD_SA, ExchangeType.INFORMATIONAL))
@@ -151,3 +164,39 @@ class Metrics:
     def add_child_bytes(self, direction: str, n: int) -> None:
         if n > 0:
             self.child_bytes.labels(direction).inc(n)
+
+
+class SupervisorMetrics:
+    """The supervisor's own series: workers running, workers restarted."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        # not registered anywhere by default: in multiprocess mode the values reach
+        # /metrics through the files, and registering them too would count them twice
+        self.workers = Gauge("ikesrv_workers", "Worker processes running", registry=registry,
+                             multiprocess_mode="livemax")
+        self.restarts = Counter("ikesrv_worker_restarts_total",
+                                "Worker processes restarted after they died", registry=registry)
+        self.workers.set(0)
+
+
+def enable_multiprocess(directory: str) -> None:
+    """Make every metric created from now on, in this process and in its forks, write to
+    ``directory`` (prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR)."""
+    from prometheus_client import values
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # prometheus-client chose its value class when first imported; choose again
+    values.ValueClass = values.get_value_class()
+
+
+def multiprocess_registry(directory: str) -> CollectorRegistry:
+    """A registry whose collection is the sum over every process's files in ``directory``."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    return registry
+
+
+def process_dead(pid: int, directory: str) -> None:
+    """A worker died: drop its live gauges (SAs, pool usage); its counters stay."""
+    from prometheus_client.multiprocess import mark_process_dead
+    mark_process_dead(pid, directory)

@@ -1,6 +1,8 @@
 """Running ikesrv: sockets, kernel backend, metrics endpoint, control socket, workers.
 
-``main(config, workers)`` is what ``ikesrv serve`` calls.
+``main(config, workers)`` is what ``ikesrv serve`` calls: a supervisor
+(ikesrv.server.supervisor) that owns the sockets and forks the worker processes
+(ikesrv.server.worker_process, each running ikesrv.server.worker.Worker).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from ..config import Config
 log = logging.getLogger("ikesrv.server")
 
 
-def make_kernel(config: Config):
+def make_kernel(config: Config, worker_index: int | None = None, worker_count: int = 1):
+    """The kernel backend of one worker. ``worker_index`` None: this process owns every
+    XFRM entry ikesrv made (one process); else only worker ``worker_index``'s (the reqid's
+    top byte), plus, for worker 0, those of workers a previous run had and this one lacks."""
     if config.kernel.backend == "none":
         from ..kernel.none import NoKernel
         return NoKernel()
@@ -23,7 +28,8 @@ def make_kernel(config: Config):
     except ImportError:
         raise SystemExit('ikesrv: the xfrm kernel backend is not available in this build; '
                          'set [kernel] backend = "none"') from None
-    return XfrmKernel()
+    return XfrmKernel(natt_port=config.server.natt_port, worker_index=worker_index,
+                      worker_count=worker_count)
 
 
 def make_users(config: Config, metrics=None):
@@ -40,7 +46,8 @@ def setup_logging(config: Config) -> None:
 
 
 def main(config: Config, workers: int | None = None) -> int:
-    """Serve until SIGTERM. One worker process serves everything for now."""
-    from .single import run_single
+    """Serve until SIGTERM: the supervisor forks ``workers`` worker processes ([server]
+    workers when None; 0 = one per CPU) and restarts any that dies (DESIGN §4)."""
+    from .supervisor import Supervisor
     setup_logging(config)
-    return asyncio.run(run_single(config))
+    return asyncio.run(Supervisor(config, workers).run())

@@ -13,14 +13,15 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 log = logging.getLogger("ikesrv.control")
 MAX_REQUEST = 4096
 
 
-async def serve(path: Path, status: Callable[[], dict]) -> asyncio.AbstractServer:
+async def serve(path: Path, status: Callable[[], dict | Awaitable[dict]]
+                ) -> asyncio.AbstractServer:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_socket() or path.exists():
         path.unlink()
@@ -35,6 +36,8 @@ async def serve(path: Path, status: Callable[[], dict]) -> asyncio.AbstractServe
                 command = None
             if command == "status":
                 answer = status()
+                if asyncio.iscoroutine(answer):  # the supervisor asks its workers first
+                    answer = await answer
             else:
                 answer = {"error": "unknown command; try {\"command\": \"status\"}"}
             writer.write(json.dumps(answer).encode() + b"\n")

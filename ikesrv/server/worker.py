@@ -21,6 +21,7 @@ from .. import events as ev
 from ..actions import (
     AuthRequest,
     AuthResult,
+    IdentityClaimed,
     InstallChildSa,
     RemoveChildSa,
     SendDatagram,
@@ -38,6 +39,8 @@ EVENT_TYPES = (
     ev.DpdResult, ev.AuthAttempt, ev.MessageCounted, ev.InvalidMessage, ev.CookieSent,
     ev.PoolUsage,
 )
+BYTES_POLL_INTERVAL = 10.0  # seconds between reads of the kernel's SA byte counters
+CORE_BUG_LINES, CORE_BUG_PERIOD = 5, 60.0  # tracebacks logged per period, at most
 
 
 class Worker:
@@ -57,6 +60,11 @@ class Worker:
         self._timer_at: float | None = None
         self.stopped = asyncio.Event()
         self._events = set(EVENT_TYPES)
+        # set by the supervised worker process: relays IdentityClaimed to the other workers
+        self.on_identity_claimed = None
+        self._bytes_seen: dict[str, int] = {}
+        self._bugs_since, self._bugs_logged, self._bugs_hidden = 0.0, 0, 0
+        self._bytes_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ life --------
 
@@ -71,6 +79,7 @@ class Worker:
         self.loop.add_signal_handler(signal.SIGTERM, self.stop)
         self.loop.add_signal_handler(signal.SIGINT, self.stop)
         self._flush()
+        self._poll_child_bytes()
         await self.stopped.wait()
 
     def stop(self) -> None:
@@ -81,10 +90,27 @@ class Worker:
         self._flush()
         for s in self.transport.sockets:
             self.loop.remove_reader(s.fileno())
+        if self._bytes_timer is not None:
+            self._bytes_timer.cancel()
+        self._poll_child_bytes(again=False)  # the removed SAs' last bytes count too
         self.kernel.stop(remove_all=True)
+        if self.users is not None:
+            self.users.close()  # its thread pool and directory connections
         if self._timer is not None:
             self._timer.cancel()
         self.stopped.set()
+
+    def _poll_child_bytes(self, again: bool = True) -> None:
+        """ikesrv_child_sa_bytes_total follows the kernel backend's byte counters (totals
+        since start: the increase since the last read is added)."""
+        self._bytes_timer = None
+        totals = self.kernel.byte_counters()
+        if self.metrics is not None:
+            for direction, n in totals.items():
+                self.metrics.add_child_bytes(direction, n - self._bytes_seen.get(direction, 0))
+        self._bytes_seen = dict(totals)
+        if again:
+            self._bytes_timer = self.loop.call_later(BYTES_POLL_INTERVAL, self._poll_child_bytes)
 
     def reload(self) -> None:
         path = self.config.source
@@ -107,8 +133,28 @@ class Worker:
     # ------------------------------------------------------------------ inputs ------
 
     def _datagram(self, data: bytes, local, remote) -> None:
-        self.core.datagram_received(data, local, remote, time.time())
+        try:
+            self.core.datagram_received(data, local, remote, time.time())
+        except Exception:  # noqa: BLE001 - a bug in the core (the fuzzers hunt them)
+            self._core_failed(remote)
         self._flush()
+
+    def _core_failed(self, remote) -> None:
+        """A datagram made the core raise: the worker serves on, the bug is logged with
+        its traceback, but a datagram that keeps doing it cannot flood the log."""
+        now = time.monotonic()
+        if now - self._bugs_since >= CORE_BUG_PERIOD:
+            if self._bugs_hidden:
+                log.error("%d more datagrams made the core fail in the last %.0fs",
+                          self._bugs_hidden, CORE_BUG_PERIOD)
+            self._bugs_since, self._bugs_logged, self._bugs_hidden = now, 0, 0
+        if self._bugs_logged < CORE_BUG_LINES:
+            self._bugs_logged += 1
+            log.exception("bug: a datagram from %s:%d made the core fail", *remote[:2])
+        else:
+            self._bugs_hidden += 1
+        if self.metrics is not None:
+            self.metrics.observe(ev.InvalidMessage("internal_error"))
 
     def _timer_fired(self) -> None:
         self._timer = None
@@ -156,6 +202,9 @@ class Worker:
                     transport.send_keepalive(a.local, a.remote)
                 elif t is AuthRequest:
                     self._start_auth(a)
+                elif t is IdentityClaimed:
+                    if self.on_identity_claimed is not None:
+                        self.on_identity_claimed(a)
         self._arm_timer()
 
     def _start_auth(self, request: AuthRequest) -> None:

@@ -22,7 +22,7 @@ class IkesrvServer:
     """One ``ikesrv serve`` in ``ns``."""
 
     def __init__(self, ns: Namespace, cleanup: Cleanup, config: str, files: dict | None = None,
-                 *, workers: int | None = None):
+                 *, workers: int | None = None, log_path: str | Path | None = None):
         self.ns = ns
         self.dir = cleanup.mkdtemp("ikesrv")
         self.control = self.dir / "control.sock"
@@ -35,7 +35,8 @@ class IkesrvServer:
             path = self.dir / name
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
             path.chmod(0o600)
-        self.log_path = self.dir / "ikesrv.log"
+        # elsewhere when a test wants the daemon's output on a filesystem of its own
+        self.log_path = Path(log_path) if log_path is not None else self.dir / "ikesrv.log"
         argv = [sys.executable, "-m", "ikesrv", "serve", "-c", str(self.config_path)]
         if workers is not None:
             argv += ["--workers", str(workers)]
