@@ -18,6 +18,7 @@ Must not import asyncio, socket or any I/O module.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -37,7 +38,9 @@ V1_HASHES = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip_port(addr: Addr) -> bytes:
+    # cached: parsing the address text costs ~4 µs, and every SA hashes the same few
     host, port = addr
     ip = ipaddress.ip_address(host)
     if ip.version == 6 and ip.ipv4_mapped is not None:

@@ -50,6 +50,8 @@ class ClientChild:
     ts_remote: list
     suite: str
     keys: object = field(default=None, repr=False)
+    created_by_peer: bool = False  # the server initiated the exchange (keys: encr_i is its)
+    nonces: tuple = field(default=(), repr=False)  # (Ni, Nr) of the creating exchange
 
 
 @dataclass
@@ -57,7 +59,7 @@ class ClientSettings:
     ike_proposals: list  # ProposalSpec
     esp_proposals: list
     local_id: Identity
-    auth: str = "psk"  # psk | pubkey
+    auth: str = "psk"  # psk | pubkey | eap-mschapv2 | eap-gtc | eap-md5
     psk: bytes = field(default=b"", repr=False)
     credential: object = None  # certs.LocalCredential for pubkey
     remote_id: Identity | None = None
@@ -68,6 +70,13 @@ class ClientSettings:
     initial_contact: bool = True
     hash_algorithms: bool = True  # send SIGNATURE_HASH_ALGORITHMS
     ca_certificates: list = field(default_factory=list)  # CERTREQ for these CAs
+    # auth = "eap-*": the EAP identity and password (load.eap_client; RFC 7296 §2.16)
+    eap_identity: str = ""
+    eap_password: str = field(default="", repr=False)
+    # the load generator: IKE_SA_INIT keys shared, one per group, by the clients holding
+    # the same dict (RFC 7296 §2.12 allows reusing DH exponentials; the responder's work
+    # is unchanged). None: a fresh key for every IKE_SA_INIT.
+    dh_keys: dict | None = field(default=None, repr=False)
 
 
 class Ikev2Initiator:
@@ -89,9 +98,11 @@ class Ikev2Initiator:
         self._cookie: bytes | None = None
         self._group = settings.ike_proposals[0].dh_groups[0]
         self._pending = None  # callback for the response to our outstanding request
+        self._child_group = None
         self.started_at = 0.0
         self.established_at: float | None = None
         self.peer_requests = 0
+        self._eap = None  # load.eap_client.EapClient when auth is EAP
 
     # ------------------------------------------------------------------ IKE_SA_INIT --
 
@@ -100,10 +111,16 @@ class Ikev2Initiator:
         self.spi_i = self.rng(8)
         return self._send_init()
 
-    def _send_init(self) -> list[bytes]:
+    def _send_init(self, *, new_key: bool = True) -> list[bytes]:
         self.state = "sa_init"
-        self.dh_key = dh.group(self._group).generate(self.rng)
-        self.nonce_i = self.rng(32)
+        self._init_tries = getattr(self, "_init_tries", 0) + 1
+        if self._init_tries > 5:  # a responder that keeps asking is broken: give up
+            return self._fail("IKE_SA_INIT: too many COOKIE/INVALID_KE rounds")
+        if new_key:
+            self.dh_key = self._init_dh_key(self._group)
+        if not hasattr(self, "nonce_i"):
+            # §2.6: a retry after COOKIE carries the same Ni, which the cookie covers
+            self.nonce_i = self.rng(32)
         offer = [spec.to_wire(n, ProtocolId.IKE) for n, spec in enumerate(self.s.ike_proposals, 1)]
         payloads = []
         if self._cookie is not None:
@@ -129,6 +146,16 @@ class Ikev2Initiator:
         self.last_request = [data]
         return [data]
 
+    def _init_dh_key(self, group: int):
+        """The key for IKE_SA_INIT: fresh, or the one shared through settings.dh_keys."""
+        shared = self.s.dh_keys
+        if shared is None:
+            return dh.group(group).generate(self.rng)
+        key = shared.get(group)
+        if key is None:
+            key = shared[group] = dh.group(group).generate(self.rng)
+        return key
+
     def receive(self, data: bytes, now: float) -> list[bytes]:
         """Process one datagram from the responder; return what to send next."""
         try:
@@ -136,11 +163,17 @@ class Ikev2Initiator:
         except IkeError as e:
             self._fail(f"undecodable message: {e}")
             return []
-        if msg.spi_i != self.spi_i:
-            return []
         if self.state == "sa_init" and msg.exchange == ExchangeType.IKE_SA_INIT:
+            if msg.spi_i != self.spi_i:
+                return []
             return self._init_response(msg, data, now)
         if self.sa is None:
+            return []
+        if (msg.spi_i, msg.spi_r) != (self.sa.spi_i, self.sa.spi_r):
+            old = getattr(self, "old_sa", None)
+            if old is not None and (msg.spi_i, msg.spi_r) == (old.spi_i, old.spi_r) \
+                    and not msg.flags & HeaderFlag.RESPONSE:
+                return self._peer_request(msg, data, now, sa=old)
             return []
         if not msg.flags & HeaderFlag.RESPONSE:
             return self._peer_request(msg, data, now)
@@ -162,7 +195,7 @@ class Ikev2Initiator:
         cookie = p.notify(NotifyType.COOKIE)
         if cookie is not None:
             self._cookie = cookie.data
-            return self._send_init()
+            return self._send_init(new_key=False)
         invalid_ke = p.notify(NotifyType.INVALID_KE_PAYLOAD)
         if invalid_ke is not None:
             self._group = int.from_bytes(invalid_ke.data[:2], "big")
@@ -227,9 +260,13 @@ class Ikev2Initiator:
             payloads.append(w.IdPayload(payload_type=PayloadType.IDr,
                                         id_type=self.s.remote_id.id_type,
                                         data=self.s.remote_id.data))
+        self._auth_octets = octets  # EAP signs them with the MSK in a later round
         if self.s.auth == "psk":
             payloads.append(w.AuthPayload(method=AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
                                           data=ikeauth.psk_auth(sa.prf_id, self.s.psk, octets)))
+        elif self.s.auth.startswith("eap-"):
+            from .eap_client import EapClient
+            self._eap = EapClient(self)  # no AUTH: the responder runs EAP (§2.16)
         else:
             method, signature = ikeauth.sign(self.s.credential, octets,
                                              sa.peer_hash_algorithms or None)
@@ -244,7 +281,8 @@ class Ikev2Initiator:
         payloads += [w.SaPayload(proposals=offer),
                      w.TsPayload(payload_type=PayloadType.TSi, selectors=ts.to_wire_list(self.s.ts_i)),
                      w.TsPayload(payload_type=PayloadType.TSr, selectors=ts.to_wire_list(self.s.ts_r))]
-        return self._request(ExchangeType.IKE_AUTH, payloads, now, self._auth_response)
+        return self._request(ExchangeType.IKE_AUTH, payloads, now,
+                             self._eap.on_response if self._eap else self._auth_response)
 
     def _auth_response(self, view: Payloads, now: float) -> list[bytes]:
         sa = self.sa
@@ -272,6 +310,11 @@ class Ikev2Initiator:
             except IkeError as e:
                 return self._fail(f"responder's signature: {e}")
         sa.peer_id = Identity.from_payload(idr.id_type, idr.data)
+        return self._finish_auth(view, now)
+
+    def _finish_auth(self, view: Payloads, now: float) -> list[bytes]:
+        """The responder is authenticated: virtual IP, DNS and the first CHILD SA."""
+        sa = self.sa
         cp = view.first(PayloadType.CP)
         if cp is not None:
             for t, v in cp.attributes:
@@ -298,7 +341,7 @@ class Ikev2Initiator:
         return ClientChild(spi_in=spi_in, spi_out=int.from_bytes(prop.spi, "big"),
                            ts_local=ts.from_wire_list(view.first(PayloadType.TSi).selectors),
                            ts_remote=ts.from_wire_list(view.first(PayloadType.TSr).selectors),
-                           suite=selected.describe(), keys=keymat)
+                           suite=selected.describe(), keys=keymat, nonces=(ni, nr))
 
     # ------------------------------------------------------------------ afterwards ---
 
@@ -414,9 +457,9 @@ class Ikev2Initiator:
         self.last_request = datagrams
         return datagrams
 
-    def _peer_request(self, msg, data: bytes, now: float) -> list[bytes]:
-        """The responder asks: liveness check, delete (RFC 7296 §1.4)."""
-        sa = self.sa
+    def _peer_request(self, msg, data: bytes, now: float, sa: IkeSa | None = None) -> list[bytes]:
+        """The responder asks: liveness check, delete (RFC 7296 §1.4), rekeys (§1.3)."""
+        sa = sa or self.sa
         if msg.message_id == sa.last_response_id:
             return list(sa.last_response)
         if msg.message_id != sa.peer_next_id:
@@ -441,12 +484,81 @@ class Ikev2Initiator:
                 if gone:
                     out.append(w.DeletePayload(protocol=ProtocolId.ESP,
                                                spis=[c.spi_in.to_bytes(4, "big") for c in gone]))
+        successor = None
         if msg.exchange == ExchangeType.CREATE_CHILD_SA:
-            out = [notify(NotifyType.NO_ADDITIONAL_SAS)]
+            out, successor = self._answer_create_child(view, now)
         datagrams = seal(sa, msg.exchange, True, msg.message_id, out, self.rng)
         sa.last_response, sa.last_response_id = datagrams, msg.message_id
         sa.peer_next_id = msg.message_id + 1
+        if successor is not None:
+            # §2.18: the responder's IKE SA moves to the new SPIs and keys; the rekey
+            # initiator (the server) deletes the old one over the old SA
+            self.old_sa, self.sa = self.sa, successor
         return datagrams
+
+    def _answer_create_child(self, view: Payloads, now: float):
+        """Answer the server's CHILD or IKE SA rekey as a responder would (§1.3.2, §1.3.3).
+
+        Returns (payloads, new IKE SA or None)."""
+        sa = self.sa
+        offered = view.first(PayloadType.SA).proposals
+        nonce_i = view.first(PayloadType.NONCE).data
+        ke = view.first(PayloadType.KE)
+        nonce_r = self.rng(32)
+        if offered and all(p.protocol == ProtocolId.IKE for p in offered):
+            selected = proposals.select_ike(self.s.ike_proposals, offered,
+                                            prefer_dh=ke.group if ke else None)
+            if selected is None or ke is None or selected.dh != ke.group:
+                return [notify(NotifyType.NO_PROPOSAL_CHOSEN)], None
+            key = dh.group(ke.group).generate(self.rng)
+            shared = key.shared_secret(ke.data)
+            new_spi = self.rng(8)
+            new = IkeSa(spi_i=selected.spi, spi_r=new_spi, local=sa.local, remote=sa.remote,
+                        created_at=now, we_initiated=False, state=IkeSaState.ESTABLISHED)
+            for name in ("natt", "fragmentation", "peer_hash_algorithms", "peer_id",
+                         "remote_behind_nat", "local_behind_nat"):
+                setattr(new, name, getattr(sa, name))
+            new.proposal, new.prf_id, new.suite = selected, selected.prf, selected.describe()
+            new.nonce_i, new.nonce_r = nonce_i, nonce_r
+            from ..ikev2.ike_sa_init import derive_keys
+            derive_keys(new, selected, shared, old_sk_d=sa.keys.sk_d, old_prf=sa.prf_id)
+            self.ike_rekeys_answered = getattr(self, "ike_rekeys_answered", 0) + 1
+            return [w.SaPayload(proposals=[selected.to_wire(new_spi)]),
+                    w.NoncePayload(data=nonce_r),
+                    w.KePayload(group=ke.group, data=key.public)], new
+        rekey = view.notify(NotifyType.REKEY_SA)
+        old = None
+        if rekey is not None:
+            old = next((c for c in self.children
+                        if c.spi_out == int.from_bytes(rekey.spi, "big")), None)
+            if old is None:
+                return [notify(NotifyType.CHILD_SA_NOT_FOUND)], None
+        selected = proposals.select_esp(self.s.esp_proposals, offered,
+                                        want_dh=ke.group if ke else None)
+        if selected is None:
+            return [notify(NotifyType.NO_PROPOSAL_CHOSEN)], None
+        shared = None
+        key = None
+        if ke is not None:
+            key = dh.group(ke.group).generate(self.rng)
+            shared = key.shared_secret(ke.data)
+        spi_in = int.from_bytes(self.rng(4), "big") | 0x100
+        # the server initiated this exchange: its outbound keys come first (§2.17)
+        keymat = keys.child_sa_keys(sa.prf_id, sa.keys.sk_d, nonce_i, nonce_r,
+                                    selected.encr_keymat_len, selected.integ_key_len, shared)
+        tsi, tsr = view.first(PayloadType.TSi), view.first(PayloadType.TSr)
+        child = ClientChild(spi_in=spi_in, spi_out=int.from_bytes(selected.spi, "big"),
+                            ts_local=ts.from_wire_list(tsr.selectors),
+                            ts_remote=ts.from_wire_list(tsi.selectors),
+                            suite=selected.describe(), keys=keymat, created_by_peer=True,
+                            nonces=(nonce_i, nonce_r))
+        self.children.append(child)
+        self.child = child
+        out = [w.SaPayload(proposals=[selected.to_wire(spi_in.to_bytes(4, "big"))]),
+               w.NoncePayload(data=nonce_r)]
+        if key is not None:
+            out.append(w.KePayload(group=ke.group, data=key.public))
+        return out + [tsi, tsr], None
 
     def _fail(self, reason: str) -> list[bytes]:
         self.state = "failed"

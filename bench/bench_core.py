@@ -1,0 +1,159 @@
+"""The core's CPU per IKEv2 PSK SA with no I/O at all: IKE_SA_INIT + IKE_AUTH (with the
+configuration payload's virtual IP and the first CHILD SA), responder side and initiator
+side timed apart.
+
+One process: an ikesrv Core (kernel results answered at once, nothing installed) and
+ikesrv.load.initiator clients handing each other bytes, as tests/unit/ikev2_pair.py does
+but without its bookkeeping. The SAs stay up, as they would on a responder under load.
+Time is CPU time of this process (time.process_time_ns) around each side's calls; the
+profile uses the profiler's default (wall) clock, whose overhead is smaller.
+
+``python -m bench core [--quick] [--profile]``: --profile adds a cProfile/pstats summary
+of the responder's side (top 15 functions by own time; the Cython modules show inside
+their Python callers). DESIGN §9's budget: charon spends 0.41-0.55 ms per SA; the crypto
+no responder avoids is about 0.09 ms.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+from ikesrv.actions import InstallChildSa, KernelResult, SendDatagram
+from ikesrv.config import load_text
+from ikesrv.core import Core
+from ikesrv.crypto.proposals import parse_esp_proposal, parse_ike_proposal
+from ikesrv.identity import Identity
+from ikesrv.load.initiator import ClientSettings, Ikev2Initiator
+
+SERVER = ("192.0.2.1", 500)
+CLIENT = ("198.51.100.2", 40000)
+PSK = b"bench-core-psk-0123456789abcdef"
+ESP = "aes128-sha256"
+CASES = [  # (label, IKE proposal, SAs, SAs with --quick)
+    ("x25519", "aes128-sha256-x25519", 2000, 300),
+    ("ecp256", "aes128-sha256-ecp256", 2000, 300),
+    ("modp2048", "aes128-sha256-modp2048", 400, 60),
+]
+
+CONFIG = """
+[server]
+addresses = ["192.0.2.1"]
+cookie_threshold = 0
+cookie_threshold_per_ip = 0
+half_open_limit = 100000
+# one generator address sends everything: no per-source limits
+half_open_limit_per_ip = 0
+rate_limit_per_ip = 0
+log_level = "warning"
+[metrics]
+enabled = false
+[kernel]
+backend = "none"
+[pools.rw]
+addresses = "198.18.0.0/16"
+[connections.rw]
+version = 2
+local_id = "vpn.load.test"
+local_auth = "psk"
+remote_auth = "psk"
+psk_file = "rw.psk"
+proposals = ["aes128-sha256-x25519", "aes128-sha256-ecp256", "aes128-sha256-modp2048"]
+esp_proposals = ["aes128-sha256"]
+pools = ["rw"]
+local_ts = ["192.0.2.0/25"]
+"""
+
+KERNEL_OK = KernelResult(True, "")
+
+
+def make_core() -> Core:
+    directory = Path(tempfile.mkdtemp(prefix="ikb-core-"))
+    (directory / "rw.psk").write_bytes(PSK + b"\n")
+    os.chmod(directory / "rw.psk", 0o600)
+    return Core(load_text(CONFIG, directory), rng=os.urandom)
+
+
+def run(proposal: str, n: int, profile: cProfile.Profile | None = None) -> tuple[float, float]:
+    """(responder µs/SA, initiator µs/SA) over ``n`` set-ups on a fresh core."""
+    core = make_core()
+    ike, esp = [parse_ike_proposal(proposal)], [parse_esp_proposal(ESP)]
+    clock = time.process_time_ns
+    responder_ns = initiator_ns = 0
+    now = time.time()
+    for i in range(n):
+        settings = ClientSettings(ike_proposals=ike, esp_proposals=esp,
+                                  local_id=Identity.parse(f"c{i}@core.load.test"), psk=PSK)
+        t = clock()
+        client = Ikev2Initiator(settings, os.urandom, CLIENT, SERVER)
+        out = client.start(now)
+        initiator_ns += clock() - t
+        while out:
+            t = clock()
+            if profile is not None:
+                profile.enable()
+            replies = []
+            for data in out:
+                core.datagram_received(data, SERVER, CLIENT, now)
+                actions = core.actions()
+                while actions:
+                    more = []
+                    for a in actions:
+                        kind = type(a)
+                        if kind is SendDatagram:
+                            replies.append(a.data)
+                        elif kind is InstallChildSa:
+                            core.kernel_completed(a.request_id, KERNEL_OK, now)
+                            more = core.actions()
+                    actions = more
+            if profile is not None:
+                profile.disable()
+            responder_ns += clock() - t
+            t = clock()
+            out = []
+            for data in replies:
+                out += client.receive(data, now)
+            initiator_ns += clock() - t
+        if client.state != "established" or client.child is None:
+            raise RuntimeError(f"set-up {i} failed: {client.failure}")
+    return responder_ns / n / 1e3, initiator_ns / n / 1e3
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    print("\n== core: CPU per IKEv2 PSK SA, no I/O (IKE_SA_INIT + IKE_AUTH with CP and "
+          "the first CHILD SA)")
+    print(f"{'proposal':<30} {'SAs':>6} {'responder':>12} {'initiator':>12} {'both':>12}")
+    for label, proposal, full_n, quick_n in CASES:
+        n = quick_n if quick else full_n
+        run(proposal, 20)  # warm up: imports, caches, first-use allocations
+        responder, initiator = run(proposal, n)
+        print(f"{proposal:<30} {n:>6} {responder:>9.1f} µs {initiator:>9.1f} µs "
+              f"{responder + initiator:>9.1f} µs")
+    if "--profile" in argv:
+        label, proposal, full_n, quick_n = CASES[0]
+        n = quick_n if quick else full_n
+        # the default (perf_counter) timer: a CPU-time timer costs a syscall per event
+        profile = cProfile.Profile()
+        run(proposal, n, profile)
+        out = io.StringIO()
+        stats = pstats.Stats(profile, stream=out)
+        stats.sort_stats("tottime").print_stats(15)
+        total = stats.total_tt  # type: ignore[attr-defined]
+        print(f"\n-- responder profile, {proposal}, {n} SAs "
+              f"(profiled: {total / n * 1e6:.0f} µs/SA with the profiler's own overhead)")
+        print(_trim(out.getvalue()))
+    return 0
+
+
+def _trim(text: str) -> str:
+    """pstats' table without its preamble, paths shortened to the package."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    return "\n".join(line.replace(root, "") for line in lines[start:] if line.strip())
