@@ -289,13 +289,19 @@ class ServerConfig:
     addresses: tuple[IPAddress, ...] = (ipaddress.IPv4Address("0.0.0.0"),)
     port: int = 500
     natt_port: int = 4500
-    workers: int = 0  # 0 = one per CPU
+    workers: int = 0  # 0 = one per CPU; at most 256 (the index is our SPIs' top byte)
     control_socket: Path = Path("/run/ikesrv/control.sock")
     # Half-open IKE SAs (whole daemon) above which IKE_SA_INIT needs a COOKIE (RFC 7296 §2.6)
     cookie_threshold: int = 100
     cookie_threshold_per_ip: int = 10  # the same, per initiator address
     half_open_limit: int = 10000  # above this, new IKE_SA_INIT requests are dropped
+    half_open_limit_per_ip: int = 50  # the same, per initiator address (0 = no limit)
     half_open_timeout: float = 30.0  # seconds a half-open IKE SA may wait for IKE_AUTH
+    # Datagrams per second per source address that cost work before anyone is known (first
+    # messages, unknown SPIs, garbage; not those of SAs we hold): a token bucket holding
+    # two seconds' worth; 0 = no limit (ikesrv.admission)
+    rate_limit_per_ip: int = 100
+    max_message_size: int = 10000  # bytes; larger IKE messages are dropped unread
     receive_buffer: int = 4 * 1024 * 1024  # SO_RCVBUF bytes; holds datagrams over a restart
     shutdown_timeout: float = 5.0  # SIGTERM: time allowed for the Delete exchanges
     log_level: str = "info"  # debug | info | warning | error
@@ -720,7 +726,7 @@ class _Loader:
             addresses=addresses,
             port=self.get(t, "server", "port", port, d.port),
             natt_port=self.get(t, "server", "natt_port", port, d.natt_port),
-            workers=self.get(t, "server", "workers", _as_int(0, 1024), d.workers),
+            workers=self.get(t, "server", "workers", _as_int(0, 256), d.workers),
             control_socket=self.get(t, "server", "control_socket", self.path, d.control_socket),
             cookie_threshold=self.get(t, "server", "cookie_threshold", _as_int(0, 10**7),
                                       d.cookie_threshold),
@@ -728,8 +734,14 @@ class _Loader:
                                              _as_int(0, 10**7), d.cookie_threshold_per_ip),
             half_open_limit=self.get(t, "server", "half_open_limit", _as_int(1, 10**8),
                                      d.half_open_limit),
+            half_open_limit_per_ip=self.get(t, "server", "half_open_limit_per_ip",
+                                            _as_int(0, 10**8), d.half_open_limit_per_ip),
             half_open_timeout=self.get(t, "server", "half_open_timeout", _as_duration(False),
                                        d.half_open_timeout),
+            rate_limit_per_ip=self.get(t, "server", "rate_limit_per_ip", _as_int(0, 10**7),
+                                       d.rate_limit_per_ip),
+            max_message_size=self.get(t, "server", "max_message_size", _as_int(1280, 65535),
+                                      d.max_message_size),
             receive_buffer=self.get(t, "server", "receive_buffer", _as_int(0, 1 << 30),
                                     d.receive_buffer),
             shutdown_timeout=self.get(t, "server", "shutdown_timeout", _as_duration(True),
@@ -1013,22 +1025,37 @@ class _Loader:
         if not strings and where not in self.failed:
             self.error(where, "needs at least one proposal, e.g. "
                        f'["{default[0]}"]')
+        from .crypto.proposal_sets import expand
+
         specs = []
+        expanded: list[str] = []
         for i, text in enumerate(strings):
             try:
-                spec = parse(text, version)
+                items = expand([text], kind)
             except ValueError as exc:
-                self.error(f"{where}[{i}]", f'"{text}": {exc}')
+                self.error(f"{where}[{i}]", str(exc))
                 continue
-            refused = set(spec.weak_algorithms) - weak
-            if refused:
-                listed = ", ".join(f'"{a}"' for a in sorted(refused))
-                self.error(f"{where}[{i}]", f'"{text}" uses weak algorithms ({listed}), refused '
-                           f"unless the connection opts in: add them to {p}.weak_algorithms, "
-                           f"e.g. weak_algorithms = [{listed}]")
-                continue
-            specs.append(spec)
-        return tuple(strings), tuple(specs)
+            for one, set_name in items:
+                origin = f'"{one}" (from %{set_name})' if set_name else f'"{one}"'
+                try:
+                    spec = parse(one, version)
+                except ValueError as exc:
+                    self.error(f"{where}[{i}]", f"{origin}: {exc}")
+                    continue
+                refused = set(spec.weak_algorithms) - weak
+                if refused:
+                    listed = ", ".join(f'"{a}"' for a in sorted(refused))
+                    self.error(f"{where}[{i}]", f"{origin} uses weak algorithms ({listed}), "
+                               f"refused unless the connection opts in: add them to "
+                               f"{p}.weak_algorithms, e.g. weak_algorithms = [{listed}]")
+                    continue
+                if spec.weak_algorithms:
+                    self.warn(f"{where}[{i}]", f"{origin} accepts WEAK algorithms "
+                              f"({', '.join(sorted(spec.weak_algorithms))}): only for clients "
+                              "that cannot be reconfigured")
+                specs.append(spec)
+                expanded.append(one)
+        return tuple(expanded), tuple(specs)
 
     def certificate(self, path: str, value: object, ca: bool = False) -> Path | None:
         full = self.file(path, value)
@@ -1123,6 +1150,10 @@ class _Loader:
             self.error(f"{p}.remote_auth", "IKEv1 phase 1 authenticates both sides with one "
                        f'method (RFC 2409 §5): set local_auth = "{c.remote_auth}" too, or '
                        'remote_auth = "xauth" to log users in after it')
+        if c.version == 1 and c.aggressive and c.local_auth == "psk":
+            self.warn(f"{p}.aggressive", "Aggressive Mode with a pre-shared key sends a hash of "
+                      "it in the clear: anyone who sees one exchange can guess the key offline "
+                      "(psk-crack); use a long random key, or certificates")
         if c.version == 1 and "xauth_retries" in t and c.remote_auth != "xauth":
             self.warn(f"{p}.xauth_retries", 'has no effect without remote_auth = "xauth"')
         if c.version == 1 and c.remote_auth.startswith("eap-") or (
@@ -1146,6 +1177,12 @@ class _Loader:
         if c.version == 2 and c.remote_auth.startswith("eap-") and c.local_auth != "pubkey":
             self.error(f"{p}.local_auth", "EAP needs the responder to authenticate with its "
                        'certificate (RFC 7296 §2.16): set local_auth = "pubkey"')
+        if c.version == 2 and c.remote_auth.startswith("eap-") and c.remote_id.strip() not in (
+                "", "%any", "%any6", "*", "0.0.0.0", "::"):
+            # ikesrv.ikev2.eap: an EAP client's IKE identity proves nothing; the users
+            # backend decides who logs in
+            self.warn(f"{p}.remote_id", "not used with EAP: who may log in is decided by the "
+                      "users backend (users file, LDAP user_filter and require_group)")
         clients_sign = c.remote_auth == "pubkey" or (
             c.remote_auth == "xauth" and c.local_auth == "pubkey"
         )
@@ -1214,8 +1251,12 @@ def _summary_lines(config: Config) -> Iterator[str]:
     workers = "one per CPU" if s.workers == 0 else str(s.workers)
     yield f"server: UDP {s.port} and {s.natt_port} on {addresses}; workers: {workers}"
     yield (f"  cookies above {s.cookie_threshold} half-open IKE SAs "
-           f"({s.cookie_threshold_per_ip} per address), at most {s.half_open_limit} half-open, "
+           f"({s.cookie_threshold_per_ip} per address), at most {s.half_open_limit} half-open "
+           f"({s.half_open_limit_per_ip or 'no limit'} per address), "
            f"each for {format_duration(s.half_open_timeout)}")
+    yield (f"  new-handshake datagrams per address: "
+           f"{s.rate_limit_per_ip or 'no limit'} per second; "
+           f"IKE messages up to {s.max_message_size} bytes")
     yield f"  control socket {s.control_socket}; log level {s.log_level}"
     m = config.metrics
     host = f"[{m.address}]" if m.address.version == 6 else str(m.address)

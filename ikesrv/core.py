@@ -15,11 +15,13 @@ import logging
 from collections.abc import Callable
 
 from . import events as ev
-from .actions import AuthRequest, InstallChildSa, KernelEvent
+from .actions import AuthRequest, IdentityClaimed, InstallChildSa, KernelEvent
+from .admission import AGGRESSIVE_UNDER_PRESSURE_RATE, Bucket, SourceLimiter
 from .config import Config
 from .connections import Connections
-from .errors import IkeError, InvalidMajorVersion
+from .errors import IkeError, InvalidMajorVersion, ResourceLimit
 from .ikev2.cookies import CookieJar, cookie_required
+from .ikev1.responder import Ikev1Responder
 from .ikev2.responder import Ikev2Responder
 from .pool import Pools
 from .timers import Timers
@@ -78,8 +80,10 @@ class Core:
         self._bad_input_log = RateLimitedLog()
         self.natt_port = config.server.natt_port
         self.half_open_timeout = config.server.half_open_timeout
+        self.sources = SourceLimiter(config.server.rate_limit_per_ip)
+        self.unproven_dh = Bucket(AGGRESSIVE_UNDER_PRESSURE_RATE, AGGRESSIVE_UNDER_PRESSURE_RATE)
         self.v2 = Ikev2Responder(self)
-        self.v1 = None  # the IKEv1 responder plugs in here
+        self.v1 = Ikev1Responder(self)
         for pool in self.pools.values():
             self.emit(ev.PoolUsage(pool.name, pool.used, pool.free))
 
@@ -90,6 +94,8 @@ class Core:
         self.now = now
         if len(data) < 28:
             self.invalid(IkeError("datagram shorter than an IKE header"), remote)
+            return
+        if not self._admit(data, remote, now):
             return
         major = data[17] >> 4
         if major == 2:
@@ -140,7 +146,31 @@ class Core:
         if found is None:
             return
         sa, child = found
+        if getattr(sa, "version", 2) == 1:
+            self.v1.on_kernel_expire(sa, child, event.kind, now)
+            return
         create_child_sa.on_kernel_expire(self.v2, sa, child, event.kind, now)
+
+    def identity_claimed_elsewhere(self, connection: str, identity: str, mode: str,
+                                   claimed_at: float, now: float) -> bool:
+        """Another worker sets up an IKE SA of ``identity`` (actions.IdentityClaimed,
+        relayed by the supervisor); True when ``mode`` is "keep" and an older SA of it
+        lives here, so that the claiming worker ends its new one."""
+        self.now = now
+        from .ikev2 import cross_worker
+        held = cross_worker.identity_claimed(self.v2, connection, identity, mode,
+                                             claimed_at, now)
+        if self.v1 is not None and hasattr(self.v1, "identity_claimed"):
+            held = self.v1.identity_claimed(connection, identity, mode, claimed_at, now) or held
+        return held
+
+    def claim_refused(self, spi: bytes, now: float) -> None:
+        """Another worker keeps an older SA of the identity our SA ``spi`` claimed."""
+        self.now = now
+        from .ikev2 import cross_worker
+        cross_worker.refused(self.v2, spi, now)
+        if self.v1 is not None and hasattr(self.v1, "claim_refused"):
+            self.v1.claim_refused(spi, now)
 
     def actions(self) -> list:
         out, self._actions = self._actions, []
@@ -180,6 +210,8 @@ class Core:
         self.pools = Pools(merged)
         self.natt_port = config.server.natt_port
         self.half_open_timeout = config.server.half_open_timeout
+        if config.server.rate_limit_per_ip != self.sources.rate:
+            self.sources = SourceLimiter(config.server.rate_limit_per_ip)
         for pool in self.pools.values():
             self.emit(ev.PoolUsage(pool.name, pool.used, pool.free))
 
@@ -187,6 +219,17 @@ class Core:
 
     def emit(self, item) -> None:
         self._actions.append(item)
+
+    def claim_identity(self, sa, initial_contact: bool, now: float) -> None:
+        """Uniqueness across workers (DESIGN §4): announce an SA of ``sa``'s identity so
+        that the other workers apply INITIAL_CONTACT or the connection's policy to theirs."""
+        if self.worker_count < 2:
+            return
+        mode = "initial_contact" if initial_contact else sa.connection.unique
+        if mode == "never":
+            return
+        self.emit(IdentityClaimed(sa.connection.name, sa.peer_identity_key, mode, now,
+                                  sa.our_spi))
 
     def invalid(self, e: IkeError, remote, what: str = "message") -> None:
         """Count and (rate-limited) log a message we reject or drop."""
@@ -278,15 +321,64 @@ class Core:
         return [conn.retransmit_timeout * conn.retransmit_base ** i
                 for i in range(conn.retransmit_tries + 1)]
 
-    def cookies_required(self, ip: str, responder) -> bool:
+    def _admit(self, data: bytes, remote, now: float) -> bool:
+        """Before any decoding (ikesrv.admission): too large is dropped unread; what
+        costs work for a stranger is charged to its source's token bucket. Messages for
+        an SA this worker holds are not charged (their SPI is ours: §3.1 of RFC 7296 and
+        RFC 2408 put it at offset 8, or at 0 for IKEv2 requests of our own SAs)."""
+        if len(data) > self.config.server.max_message_size:
+            self.invalid(ResourceLimit(f"{len(data)}-byte message exceeds [server] "
+                                       "max_message_size"), remote)
+            return False
+        sources = self.sources
+        if not sources.rate:
+            return True
+        held = data[8:16]
+        if held in self.v2.sas or data[:8] in self.v2.sas or (
+                self.v1 is not None and held in self.v1.sas):
+            return True
+        if sources.allow(remote[0], now):
+            return True
+        self.invalid(ResourceLimit("over [server] rate_limit_per_ip: dropped unread"), remote)
+        return False
+
+    def half_open_counts(self, ip: str | None) -> tuple[int, int]:
+        """Half-open SAs of this worker, IKEv2 and IKEv1 together: (all, from ``ip``)."""
+        v2, v1 = self.v2, self.v1
+        total = len(v2.half_open) + (len(v1.half_open) if v1 is not None else 0)
+        if ip is None:
+            return total, 0
+        per_ip = v2.half_open_per_ip.get(ip, 0) + (
+            v1.half_open_per_ip.get(ip, 0) if v1 is not None else 0)
+        return total, per_ip
+
+    def cookies_required(self, ip: str, responder=None) -> bool:
+        """RFC 7296 §2.6: under pressure (half-open SAs over a threshold, in all or from
+        ``ip``) an IKE_SA_INIT must carry a COOKIE before any state or DH work."""
         s = self.config.server
-        return cookie_required(len(responder.half_open), responder.half_open_per_ip.get(ip, 0),
-                               s.cookie_threshold, s.cookie_threshold_per_ip,
+        total, per_ip = self.half_open_counts(ip)
+        return cookie_required(total, per_ip, s.cookie_threshold, s.cookie_threshold_per_ip,
                                workers=self.worker_count)
 
-    def half_open_full(self, responder) -> bool:
-        limit = self.config.server.half_open_limit
-        return bool(limit) and len(responder.half_open) >= -(-limit // self.worker_count)
+    def half_open_full(self, responder=None, ip: str | None = None) -> bool:
+        """No new half-open SA: this worker's share of [server] half_open_limit is
+        reached, or of half_open_limit_per_ip for ``ip``."""
+        s = self.config.server
+        total, per_ip = self.half_open_counts(ip)
+        if s.half_open_limit and total >= -(-s.half_open_limit // self.worker_count):
+            return True
+        limit = s.half_open_limit_per_ip
+        return bool(limit and ip is not None and per_ip >= -(-limit // self.worker_count))
+
+    def unproven_dh_allowed(self, ip: str, now: float) -> bool:
+        """Whether to compute a Diffie-Hellman for a first message whose sender has not
+        proven its address (IKEv1 Aggressive Mode: no COOKIE to ask for). Always when
+        there is no pressure; under pressure at most AGGRESSIVE_UNDER_PRESSURE_RATE per
+        second, so that a flood of spoofed first messages costs bounded CPU while the
+        retransmissions of real clients still get through."""
+        if not self.cookies_required(ip):
+            return True
+        return self.unproven_dh.take(now)
 
     def _arm_cookie_rotation(self) -> None:
         self.timers.set(self.cookies, self.cookies.next_rotation(self.now))

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from ..errors import MalformedMessage
@@ -139,7 +140,7 @@ class IkeSocket:
             else:
                 self.sock.sendto(data, remote)
         except OSError as e:
-            log.warning("send %s:%d -> %s:%d failed: %s", *local, *remote, e)
+            _send_failed(local, remote, e)
 
     def _source_cmsg(self, source: str) -> list:
         if self.family == socket.AF_INET6:
@@ -147,6 +148,28 @@ class IkeSocket:
                      socket.inet_pton(socket.AF_INET6, source) + struct.pack("=I", 0))]
         return [(socket.IPPROTO_IP, IP_PKTINFO,
                  struct.pack("=i4s4s", 0, socket.inet_pton(socket.AF_INET, source), bytes(4)))]
+
+
+# A flood with spoofed, unroutable sources makes every answer fail (EHOSTUNREACH,
+# ENETUNREACH, EPERM from a firewall): at most this many lines per period, then a count.
+SEND_FAILURE_LINES = 10
+SEND_FAILURE_PERIOD = 10.0
+_send_failures = {"start": 0.0, "lines": 0, "suppressed": 0}
+
+
+def _send_failed(local: Addr, remote: Addr, e: OSError) -> None:
+    state = _send_failures
+    now = time.monotonic()
+    if now - state["start"] >= SEND_FAILURE_PERIOD:
+        if state["suppressed"]:
+            log.warning("%d more sends failed in the last %.0fs", state["suppressed"],
+                        SEND_FAILURE_PERIOD)
+        state.update(start=now, lines=0, suppressed=0)
+    if state["lines"] < SEND_FAILURE_LINES:
+        state["lines"] += 1
+        log.warning("send %s:%d -> %s:%d failed: %s", *local, *remote, e)
+    else:
+        state["suppressed"] += 1
 
 
 class Transport:
