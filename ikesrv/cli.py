@@ -1,4 +1,5 @@
-"""The ``ikesrv`` command (DESIGN §6): serve, check-config, load, status, firewall, decode.
+"""The ``ikesrv`` command (DESIGN §6): serve, check-config, load, status, firewall, decode,
+client-profile (implemented in ikesrv.client_profiles.command).
 
 Owns: argument parsing, exit statuses and what each subcommand prints. ``check-config``,
 ``firewall`` and ``decode`` are complete here; ``serve``, ``status`` and ``load`` hand
@@ -103,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="IPv6 rules for `ip6tables-restore --noflush`")
     p.set_defaults(run=_firewall, style="nft")
 
+    p = sub.add_parser("client-profile", help="write a VPN client's profile for a connection",
+                       description="Write what a stock client (Windows, Apple, Android, "
+                       "Linux) needs to connect to one connection of the configuration.")
+    config_option(p)
+    from .client_profiles.command import add_options as client_profile_options
+    client_profile_options(p)
+    p.set_defaults(run=_client_profile)
+
     p = sub.add_parser("decode", help="print IKE messages as JSON lines",
                        description="Decode IKE messages from files holding one UDP payload "
                        "each, or from pcap/pcapng captures, into one JSON object per message.")
@@ -128,7 +137,8 @@ def _load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, metavar="R", help="set-ups per second (default: as "
                    "fast as the concurrency allows)")
     p.add_argument("--version", type=int, choices=(1, 2), default=2, help="IKE version")
-    p.add_argument("--auth", choices=("psk", "pubkey", "eap-mschapv2", "eap-gtc", "xauth"),
+    p.add_argument("--auth", choices=("psk", "pubkey", "eap-mschapv2", "eap-gtc", "eap-md5",
+                                      "xauth"),
                    default="psk", help="client authentication (default psk)")
     p.add_argument("--proposal", action="append", metavar="PROPOSAL",
                    help="IKE proposal, strongSwan syntax (repeatable)")
@@ -141,11 +151,32 @@ def _load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", default="user{n}", metavar="TEMPLATE",
                    help="EAP/XAuth user name; {n} is the client number")
     p.add_argument("--password-file", type=Path, metavar="FILE", help="EAP/XAuth password")
-    p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
-                   help="keep each SA up this long before deleting it")
-    p.add_argument("--rekey", action="store_true", help="rekey each SA while holding it")
+    p.add_argument("--hold", type=float, metavar="SECONDS",
+                   help="keep each SA up this long, then delete it (default: leave SAs up)")
+    p.add_argument("--rekey", action="store_true",
+                   help="rekey each held SA: its CHILD SA at 1/3 of --hold, the IKE SA at 2/3")
+    p.add_argument("--dpd", type=float, metavar="SECONDS",
+                   help="send a liveness check this often while an SA is held")
+    p.add_argument("--cert", type=Path, metavar="FILE",
+                   help="--auth pubkey: one client certificate for every client")
+    p.add_argument("--key", type=Path, metavar="FILE", help="its private key")
+    p.add_argument("--ca-cert", type=Path, metavar="FILE",
+                   help="--auth pubkey: the CA the clients ask the responder's certificate "
+                   "of (CERTREQ); with --ca-key, each client gets a certificate for its "
+                   "--local-id issued by it")
+    p.add_argument("--ca-key", type=Path, metavar="FILE", help="the CA's private key")
+    p.add_argument("--fresh-dh", action="store_true",
+                   help="a new Diffie-Hellman key for every IKE_SA_INIT (default: one per "
+                   "process and group, as RFC 7296 §2.12 allows; the responder's work is the "
+                   "same either way)")
+    p.add_argument("--source", metavar="ADDR",
+                   help="address to send from (default: the route's source to --target)")
     p.add_argument("--processes", type=int, default=1, metavar="P",
                    help="initiator processes")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="stop the whole run after this long (default 300)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress line on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", metavar="FILE|-", help="write the report as JSON")
 
 
@@ -195,8 +226,11 @@ def _serve(args: argparse.Namespace) -> int:
     run = _entry_point("serve")
     if run is None:
         return _not_built("serve")
-    for path, message in config.warnings:
-        print(f"warning: {path}: {message}", file=sys.stderr)
+    try:
+        for path, message in config.warnings:
+            print(f"warning: {path}: {message}", file=sys.stderr)
+    except OSError:
+        pass  # stderr on a full disk: the daemon serves all the same
     workers = args.workers if args.workers is not None else config.server.workers
     return run(config, workers)
 
@@ -359,6 +393,14 @@ def iptables_rules(addresses, port: int, natt_port: int, version: int, source) -
                      "-j ACCEPT")
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
+
+
+def _client_profile(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    if config is None:
+        return 1
+    from .client_profiles.command import run
+    return run(config, args)
 
 
 # --- decode --------------------------------------------------------------------------

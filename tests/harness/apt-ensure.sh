@@ -2,8 +2,10 @@
 # apt-ensure.sh build|peers — install the Debian packages ikesrv needs, only those missing.
 #   build: what compiling the Cython extensions and the venv needs
 #   peers: the real peers the test suite starts (strongSwan, ike-scan, slapd, tshark,
-#          Prometheus, ...) and libreswan's pluto, unpacked beside strongSwan because the
-#          two packages conflict; and samba.schema (sambaNTPassword for the test
+#          Prometheus, ...), User-Mode Linux (a kernel with ESP for tests/kernel, run
+#          by tests/harness/esp-vm.sh), systemd, nftables and strace (tests/deploy:
+#          systemd-analyze, nft -c, the sandbox trace) and libreswan's pluto, unpacked beside strongSwan
+#          because the two packages conflict; and samba.schema (sambaNTPassword for the test
 #          directory), taken from Debian's samba package without installing it, cached
 #          where tests/harness/slapd.py looks ($IKESRV_TEST_CACHE, default
 #          /var/cache/ikesrv-tests).
@@ -12,7 +14,7 @@ set -eu
 BUILD="python3-venv python3-dev gcc libssl-dev"
 PEERS="strongswan strongswan-swanctl strongswan-pki libcharon-extra-plugins
 libstrongswan-extra-plugins ike-scan tshark tcpdump iproute2 iptables iputils-ping procps
-slapd ldap-utils openssl"
+slapd ldap-utils openssl user-mode-linux kmod systemd nftables strace"
 # prometheus is installed without its Recommends (node-exporter)
 PEERS_NORECOMMENDS="prometheus"
 PLUTO_LIBS="libnss3 libnss3-tools libnspr4 libunbound8 libldns3 libevent-core-2.1-7
