@@ -12,6 +12,7 @@ Must not import asyncio, socket, pyroute2, ldap3 or prometheus_client.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -78,6 +79,24 @@ class AuthResult:
 # ------------------------------------------------------------------ kernel ------------
 
 
+@functools.lru_cache(maxsize=4096)
+def _networks(start, end) -> tuple:
+    """summarize_address_range costs tens of µs; SAs repeat the same few ranges (local
+    policy) and single addresses (virtual IPs), so the answers are cached."""
+    if start == end:
+        return (ipaddress.ip_network(start),)
+    return tuple(ipaddress.summarize_address_range(start, end))
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(start, end, ip_protocol: int, start_port: int, end_port: int) -> str:
+    nets = ",".join(str(n) for n in _networks(start, end))
+    if ip_protocol == 0 and start_port == 0 and end_port == 65535:
+        return nets
+    ports = str(start_port) if start_port == end_port else f"{start_port}-{end_port}"
+    return f"{nets}[{ip_protocol}/{ports}]"
+
+
 @dataclass(frozen=True, slots=True)
 class TrafficSelectorSpec:
     """One traffic selector as the kernel wants it: an address range, protocol, ports."""
@@ -90,18 +109,10 @@ class TrafficSelectorSpec:
 
     def networks(self) -> list[IpNetwork]:
         """The range as the smallest list of CIDR networks (what XFRM selectors take)."""
-        return list(ipaddress.summarize_address_range(self.start, self.end))
+        return list(_networks(self.start, self.end))
 
     def __str__(self) -> str:
-        nets = ",".join(str(n) for n in self.networks())
-        if self.ip_protocol == 0 and self.start_port == 0 and self.end_port == 65535:
-            return nets
-        ports = (
-            str(self.start_port)
-            if self.start_port == self.end_port
-            else f"{self.start_port}-{self.end_port}"
-        )
-        return f"{nets}[{self.ip_protocol}/{ports}]"
+        return _text(self.start, self.end, self.ip_protocol, self.start_port, self.end_port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,9 @@ class ChildSaSpec:
 
     ``reqid`` is stable across rekeys of the same CHILD SA: the policies are keyed by it
     and are installed only when ``install_policies`` is set (a new CHILD SA, not a rekey).
+    ``defer_outbound`` (a rekey the peer initiated): the new outbound state waits until
+    the old CHILD SA is removed (the peer's Delete), because the peer installs its new
+    inbound state only when our response arrives (RFC 7296 §2.8).
     """
 
     version: int
@@ -141,6 +155,7 @@ class ChildSaSpec:
     lifetime_hard_bytes: int = 0
     replay_window: int = 32
     install_policies: bool = True
+    defer_outbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,4 +193,23 @@ class KernelEvent:
     inbound: bool = True
 
 
-Action = SendDatagram | SendKeepalive | AuthRequest | InstallChildSa | RemoveChildSa
+# ------------------------------------------------------------------ other workers ------
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityClaimed:
+    """An IKE SA of ``identity`` (a peer identity key) on ``connection`` is being set up
+    here; the edge tells the other workers (DESIGN §4), which hand the claim to
+    ``Core.identity_claimed_elsewhere``. ``mode``: "replace" (they delete their older
+    SAs of that identity), "initial_contact" (they forget them, RFC 7296 §2.4) or "keep"
+    (one that holds an older SA answers, and ``Core.claim_refused(spi)`` ends ours)."""
+
+    connection: str
+    identity: str
+    mode: str
+    claimed_at: float
+    spi: bytes  # our SPI of the claiming IKE SA
+
+
+Action = (SendDatagram | SendKeepalive | AuthRequest | InstallChildSa | RemoveChildSa
+          | IdentityClaimed)

@@ -109,6 +109,7 @@ def negotiate(resp, sa: IkeSa, request: Payloads, nonce_i: bytes, nonce_r: bytes
         lifetime_soft=lifetime * 0.9 - jitter,
         lifetime_hard=lifetime,
         install_policies=rekey_of is None,
+        defer_outbound=rekey_of is not None,  # the peer rekeys: see ChildSaSpec
     )
     child = ChildSa(reqid=spec.reqid, spi_in=spi_in, spi_out=spi_out, spec=spec,
                     suite=selected.describe(), nonce_i=nonce_i, nonce_r=nonce_r,

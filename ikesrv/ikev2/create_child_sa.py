@@ -207,6 +207,7 @@ def _successor(resp, sa: IkeSa, *, spi_i: bytes, spi_r: bytes, we_initiated: boo
     new.rekey_at = now + (lifetime * 0.9 if conn.rekey else lifetime) - jitter
     new.expire_at = now + (lifetime if conn.rekey else lifetime * 1.1)
     new.dpd_at = now + conn.dpd_delay if conn.dpd_delay > 0 else None
+    new.keepalive_at = sa.keepalive_at
     return new
 
 

@@ -88,7 +88,8 @@ def _first_request(resp, sa: IkeSa, msg, view: Payloads, now: float):
         "psk" if auth.method == AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE else "pubkey")
     conn = ctx.connections.select_v2(sa.candidates, peer_id, wanted_local, kind)
     if conn is None:
-        ctx.emit(ev.AuthAttempt(kind if kind != "eap" else "eap", "failure"))
+        if kind != "eap":  # an EAP method is not chosen yet: no bounded label to count under
+            ctx.emit(ev.AuthAttempt(kind, "failure"))
         raise AuthenticationFailed(
             f"no connection accepts identity '{peer_id}' with {kind} authentication"
             + (f" for our identity '{wanted_local}'" if wanted_local else ""))
@@ -210,6 +211,9 @@ def _establish(resp, sa: IkeSa, now: float) -> None:
     resp.set_state(sa, IkeSaState.ESTABLISHED, now)
     resp.index_identity(sa)
     sa.dpd_at = now + conn.dpd_delay if conn.dpd_delay > 0 else None
+    if sa.local_behind_nat:
+        from .informational import KEEPALIVE_INTERVAL
+        sa.keepalive_at = now + KEEPALIVE_INTERVAL
     jitter = conn.ike_lifetime * 0.05 * (ctx.rng(1)[0] / 255)
     if conn.rekey:
         sa.rekey_at = now + conn.ike_lifetime * 0.9 - jitter
@@ -227,6 +231,8 @@ def _establish(resp, sa: IkeSa, now: float) -> None:
 
 def _apply_uniqueness(resp, sa: IkeSa, first: Payloads, now: float) -> None:
     """§2.4 INITIAL_CONTACT, and the connection's uniqueness policy."""
+    # the same identity may hold SAs on other workers: they get told (DESIGN §4)
+    resp.ctx.claim_identity(sa, first.has_notify(NotifyType.INITIAL_CONTACT), now)
     others = resp.others_of_identity(sa)
     if not others:
         return

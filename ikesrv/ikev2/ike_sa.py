@@ -141,6 +141,7 @@ class IkeSa:
     established_at: float | None = None
     half_open_expire: float | None = None
     dpd_at: float | None = None
+    keepalive_at: float | None = None  # NAT-T keepalives when WE are behind a NAT
     rekey_at: float | None = None
     expire_at: float | None = None
     delete_at: float | None = None  # REKEYED / failed SAs: when to drop state
@@ -170,6 +171,7 @@ class IkeSa:
                 self.half_open_expire,
                 self.outstanding.next_retransmit if self.outstanding else None,
                 self.dpd_at,
+                self.keepalive_at,
                 self.rekey_at,
                 self.expire_at,
                 self.delete_at,

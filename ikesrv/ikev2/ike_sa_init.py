@@ -75,7 +75,7 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
             ctx.emit(ev.CookieSent())
             return
 
-    if ctx.half_open_full(resp):
+    if ctx.half_open_full(resp, remote[0]):
         ctx.invalid(ResourceLimit("half-open SA limit reached, request dropped"), remote,
                     "IKE_SA_INIT")
         return

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 
 from .. import events as ev
-from ..constants import ExchangeType, PayloadType, ProtocolId
+from ..actions import SendKeepalive
+from ..constants import ExchangeType, NotifyType, PayloadType, ProtocolId
 from ..wire import ikev2 as w
 from .ike_sa import ChildSaState, IkeSa, IkeSaState
 from .messages import Payloads, seal
@@ -46,6 +47,13 @@ def handle_request(resp, sa: IkeSa, msg, view: Payloads, now: float) -> list:
                 out.append(w.DeletePayload(protocol=d.protocol, spis=ours))
     for n in view.error_notifies():
         log.info("IKE SA %s: '%s' reports %s", sa.spi_i.hex(), sa.peer_id, _notify_name(n.type))
+    if sa.state in (IkeSaState.HALF_OPEN, IkeSaState.AUTHENTICATING) and view.has_notify(
+            NotifyType.AUTHENTICATION_FAILED):
+        # the peer gave up on our authentication (RFC 7296 §2.21.2): no reason to wait
+        # for the half-open timeout
+        resp.ctx.emit(ev.IkeSaFailed(2, "authentication_failed"))
+        resp.close_after_response(sa, "the peer refused our authentication")
+        return []
     if close_ike:
         # §1.4.1: answer with an empty INFORMATIONAL, then the SA and its children go
         resp.close_after_response(sa, f"deleted by '{sa.peer_id}'")
@@ -53,8 +61,15 @@ def handle_request(resp, sa: IkeSa, msg, view: Payloads, now: float) -> list:
     return out
 
 
+KEEPALIVE_INTERVAL = 20.0  # RFC 3948 §4: the default interval is 20 seconds
+
+
 def on_timer(resp, sa: IkeSa, now: float) -> None:
     conn = sa.connection
+    if sa.keepalive_at is not None and sa.keepalive_at <= now:
+        # RFC 3948 §2.3: the side behind the NAT keeps the mapping alive
+        resp.ctx.emit(SendKeepalive(sa.local, sa.remote))
+        sa.keepalive_at = now + KEEPALIVE_INTERVAL
     if sa.state is IkeSaState.ESTABLISHED and sa.dpd_at is not None and sa.dpd_at <= now:
         due = sa.last_heard + conn.dpd_delay
         if now < due:
@@ -142,7 +157,6 @@ def _child_by_outbound(sa: IkeSa, spi_out: int):
 
 
 def _notify_name(t: int) -> str:
-    from ..constants import NotifyType
     try:
         return NotifyType(t).name
     except ValueError:

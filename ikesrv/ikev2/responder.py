@@ -22,8 +22,9 @@ from collections import Counter
 
 from .. import events as ev
 from ..actions import RemoveChildSa, SendDatagram
+from ..admission import REASSEMBLY_BUDGET
 from ..constants import ExchangeType, HeaderFlag, NotifyType
-from ..errors import IkeError, InvalidIkeSpi, InvalidMessageId, MalformedMessage
+from ..errors import IkeError, InvalidIkeSpi, InvalidMessageId, MalformedMessage, ResourceLimit
 from ..wire import ikev2 as w
 from . import create_child_sa, ike_auth, ike_sa_init, informational, payload_rules
 from .ike_sa import PENDING, ChildSaState, IkeSa, IkeSaState, OutstandingRequest
@@ -50,6 +51,7 @@ class Ikev2Responder:
         self.half_open: dict[tuple, IkeSa] = {}  # (spi_i, remote) -> SA
         self.half_open_per_ip: Counter = Counter()
         self.by_identity: dict[tuple, set[IkeSa]] = {}
+        self.reassembly_bytes = 0  # held in partly reassembled messages of all SAs
 
     # ------------------------------------------------------------------ input -------
 
@@ -105,7 +107,7 @@ class Ikev2Responder:
         if sa.busy_id == mid:
             return  # still working on it (LDAP, kernel): the answer will come
         try:
-            payloads = open_sk(sa, data, msg)
+            payloads = self._open(sa, data, msg)
         except IkeError as e:
             self.ctx.invalid(e, remote, f"IKE SA {sa.spi_i.hex()}")
             if e.reply and e.notify and not isinstance(e, MalformedMessage):
@@ -153,7 +155,7 @@ class Ikev2Responder:
             self.ctx.invalid(InvalidMessageId(f"unexpected response ID {msg.message_id}"), remote)
             return
         try:
-            payloads = open_sk(sa, data, msg)
+            payloads = self._open(sa, data, msg)
             if payloads is None:
                 return
             payload_rules.check(msg.exchange, True, payloads)
@@ -171,6 +173,23 @@ class Ikev2Responder:
                 return
         self._send_queued(sa, now)
         self.reschedule(sa)
+
+    def _open(self, sa: IkeSa, data: bytes, msg) -> list | None:
+        """open_sk, keeping the bytes held in reassembly by all SAs within
+        REASSEMBLY_BUDGET (RFC 7383 §2.6.1 bounds each message; this bounds their sum,
+        which a peer with many half-open SAs could otherwise multiply)."""
+        before = sa.reassembly.size if sa.reassembly is not None else 0
+        try:
+            payloads = open_sk(sa, data, msg)
+        finally:
+            after = sa.reassembly.size if sa.reassembly is not None else 0
+            self.reassembly_bytes += after - before
+        if after > before and self.reassembly_bytes > REASSEMBLY_BUDGET:
+            self.reassembly_bytes -= after
+            sa.reassembly = None  # this message starts over; the peer retransmits
+            raise ResourceLimit(f"fragments held by all IKE SAs exceed {REASSEMBLY_BUDGET} "
+                                "bytes: this message's fragments dropped")
+        return payloads
 
     def _heard(self, sa: IkeSa, local, remote, now: float) -> None:
         """An authenticated message arrived: liveness, and NAT-T address updates."""
@@ -336,6 +355,9 @@ class Ikev2Responder:
         sa.children = {}
         sa.outstanding = None
         sa.queued.clear()
+        if sa.reassembly is not None:
+            self.reassembly_bytes -= sa.reassembly.size
+            sa.reassembly = None
         ike_auth.abandon(self, sa)
 
     def remove_child(self, sa: IkeSa, child) -> None:

@@ -157,9 +157,13 @@ class Pluto:
                 )
             if not (self.rundir / "pluto.ctl").exists():
                 return False
-            return self.whack("--status", timeout=5, check=False).returncode == 0
+            if self.whack("--status", timeout=5, check=False).returncode != 0:
+                return False
+            # whack answers before pluto has found its interfaces; an --initiate then
+            # fails with "need --listen before --initiate"
+            return "listening for IKE messages" in self.log_text()
 
-        wait_until(up, timeout, "pluto's whack socket", interval=0.05)
+        wait_until(up, timeout, "pluto's whack socket and interfaces", interval=0.05)
         if self.impair_revival:
             self.whack("--impair", "revival")
         return self

@@ -3,6 +3,10 @@ namespaces; both sides' views are compared."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tests.harness import scenarios
@@ -65,6 +69,15 @@ def test_psk_client_connects(topology, ikesrv, strongswan, ike, esp, encr, prf, 
     theirs = ours["child_sas"][0]
     assert theirs["spi_in"] == child.spi_out and theirs["spi_out"] == child.spi_in
     assert theirs["local_ts"] == [PROTECTED_NET] and theirs["remote_ts"] == ["192.0.2.129/32"]
+    # what an operator types shows the same
+    out = subprocess.run([sys.executable, "-m", "ikesrv", "status", "--json", "-c",
+                          str(server.config_path)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    (listed,) = [sa for w in json.loads(out.stdout)["workers"] for sa in w["ike_sas"]]
+    assert listed["spi_i"] == sa.initiator_spi and listed["virtual_ip"] == "192.0.2.129"
+    text = subprocess.run([sys.executable, "-m", "ikesrv", "status", "-c",
+                           str(server.config_path)], capture_output=True, text=True, timeout=30)
+    assert scenarios.CLIENT_ID in text.stdout and "192.0.2.129" in text.stdout
 
 
 def test_wrong_psk_is_refused(topology, ikesrv, strongswan):

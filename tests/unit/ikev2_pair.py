@@ -73,6 +73,8 @@ class Pair:
         self.dropped_to_client = 0
         self.drop_next_to_client = 0
         self.clients: list = []
+        self.hold_next = 0  # hold this many server datagrams instead of delivering them
+        self.held: list = []  # (client, datagram) held back, for reordering tests
         self.gone: set = set()  # clients that no longer answer
 
     def client(self, *, ike="aes256gcm16-prfsha384-ecp384", esp="aes256gcm16", psk=PSK,
@@ -110,6 +112,10 @@ class Pair:
                 target = self._client_at(a.remote)
                 if target is None or id(target) in self.gone or client is None:
                     continue  # nobody answers there
+                if self.hold_next:
+                    self.hold_next -= 1
+                    self.held.append((target, a.data))
+                    continue
                 if self.drop_next_to_client:
                     self.drop_next_to_client -= 1
                     self.dropped_to_client += 1
@@ -129,6 +135,11 @@ class Pair:
             else:
                 self.events.append(a)
         return out
+
+    def release(self, index: int = 0) -> None:
+        """Deliver one held server datagram to its client now, and what follows."""
+        target, data = self.held.pop(index)
+        self.deliver(target, target.receive(data, self.now))
 
     def advance(self, seconds: float, client=None) -> None:
         """Move time forward, firing the core's timers on the way."""

@@ -155,3 +155,84 @@ def test_ike_rekey_moves_children_and_keeps_vip(pair):
     assert client.alive_at == pair.now
     assert pair.gauge("established") == 1
     assert [e.kind for e in pair.of(ev.Rekeyed)] == ["ike"]
+
+
+REKEYING = 'rekey = true\nchild_lifetime = "100s"\nike_lifetime = "1000s"\ndpd_delay = "0s"\n'
+
+
+def rekeying_pair(tmp_path, seed=1):
+    from .ikev2_pair import BASE_CONFIG
+    text = BASE_CONFIG.replace('dpd_delay = "30s"\n', "") + REKEYING
+    return Pair(make_config(tmp_path, text), seed=seed)
+
+
+def test_ikesrv_rekeys_the_child_sa_and_deletes_the_old_one(tmp_path):
+    pair = rekeying_pair(tmp_path)
+    client = pair.client()
+    pair.connect(client)
+    first = client.child
+    pair.advance(96, client)  # soft lifetime at 90 s minus up to 5 % jitter
+    assert len(client.children) == 1 and client.child is not first
+    new = client.child
+    assert new.created_by_peer
+    assert set(pair.installed) == {new.spi_out}
+    spec = pair.installed[new.spi_out]
+    # §2.17: we initiated, so the first keys are ours outbound = the client's inbound
+    assert spec.keys_out.encr_key == new.keys.encr_i and spec.keys_in.encr_key == new.keys.encr_r
+    assert spec.reqid == pair.removed[0].spec.reqid and not spec.install_policies
+    assert [(e.kind, e.result) for e in pair.of(ev.Rekeyed)] == [("child", "ok")]
+
+
+def test_ikesrv_rekeys_the_ike_sa(tmp_path):
+    pair = rekeying_pair(tmp_path)
+    client = pair.client()
+    pair.connect(client)
+    old_spis = (client.sa.spi_i, client.sa.spi_r)
+    pair.advance(951, client)  # 90 % of 1000 s minus jitter
+    assert client.ike_rekeys_answered == 1
+    (sa,) = pair.core.v2.sas.values()
+    assert (sa.spi_i, sa.spi_r) == (client.sa.spi_i, client.sa.spi_r) != old_spis
+    assert sa.we_initiated and len(sa.children) == 1 and sa.vip == client.vip
+    pair.deliver(client, client.liveness(pair.now))  # the client uses the new SA
+    assert client.alive_at == pair.now
+    assert pair.gauge("established") == 1
+    assert [(e.kind, e.result) for e in pair.of(ev.Rekeyed) if e.kind == "ike"] == [("ike", "ok")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_simultaneous_child_rekey_lowest_nonce_loses(tmp_path, seed):
+    """§2.8.1: both ends rekey the same CHILD SA at once; both exchanges complete and the
+    new SA created with the lowest of the four nonces is deleted by its creator."""
+    pair = rekeying_pair(tmp_path, seed=seed)
+    client = pair.client()
+    pair.connect(client)
+    old = client.child
+    pair.hold_next = 1
+    while not pair.held:  # until our rekey request R1 is on its way (held)
+        pair.advance(0.5, client)
+    (r1,) = pair.held
+    pair.hold_next = 1
+    pair.deliver(client, client.rekey_child(pair.now))  # the client's R2; our answer held
+    ours_answer = pair.held[1]
+    pair.held.pop(1)
+    pair.hold_next = 0
+    target, data = pair.held.pop(0)
+    answer = target.receive(data, pair.now)  # R1 reaches the client, which answers it
+    server_created = next(c for c in client.children if c.created_by_peer)
+    pair.deliver(target, answer)  # our R1 completes: both exchanges are now done
+    target, data = ours_answer
+    pair.deliver(target, target.receive(data, pair.now))  # R2's answer reaches the client
+    client_created = client.child
+    (sa,) = pair.core.v2.sas.values()
+    server_lowest = min(server_created.nonces)
+    client_lowest = min(client_created.nonces)
+    survivors = {c.spi_out for c in sa.children.values()}
+    if server_lowest < client_lowest:
+        # ours holds the lowest nonce: we delete what we created, keep the client's
+        assert server_created.spi_in not in survivors
+        assert ("child", "collision_lost") in [(e.kind, e.result) for e in pair.of(ev.Rekeyed)]
+    else:
+        # ours survives; deleting the client's SA is the client's job
+        assert server_created.spi_in in survivors
+    assert old.spi_in not in survivors  # the rekeyed SA itself is gone either way
+    assert client_created.spi_in in survivors or server_lowest >= client_lowest
