@@ -18,27 +18,13 @@ from tests.harness.netns import (
     GW_NAT_SIDE_ADDR,
     NAT_PUBLIC_ADDR,
     PROTECTED_NET,
-    VIP_POOL,
 )
+from tests.harness.ikesrv_configs import USERS_TOML, gateway, users_file
 from tests.harness.strongswan import SwanctlConf
 
 pytestmark = pytest.mark.root
 
-BASE = f"""
-[server]
-addresses = ["{GW_ADDR}", "{GW_NAT_SIDE_ADDR}"]
-[metrics]
-enabled = false
-[kernel]
-backend = "none"
-[pools.rw]
-addresses = "{VIP_POOL}"
-dns = ["192.0.2.53"]
-[users]
-backend = "file"
-[users.file]
-path = "users.toml"
-"""
+BASE = gateway() + users_file()
 
 MAIN_PSK = f"""
 [connections.v1-main]
@@ -69,8 +55,7 @@ pools = ["rw"]
 local_ts = ["{PROTECTED_NET}"]
 """
 
-USERS = "".join(f'[{user}]\npassword = "{password}"\n'
-                for user, password in scenarios.USERS.items())
+USERS = USERS_TOML
 
 
 def files(**extra) -> dict:

@@ -14,23 +14,14 @@ import pytest
 
 from tests.harness import scenarios
 from tests.harness import slapd as S
+from tests.harness.ikesrv_configs import gateway, psk_road_warrior
 from tests.harness.netns import GW_ADDR, PROTECTED_NET, VIP_POOL
 
 pytestmark = pytest.mark.root
 
 METHODS = ("mschapv2", "md5", "gtc")
 
-BASE = f"""
-[server]
-addresses = ["{GW_ADDR}", "198.51.100.65"]
-[metrics]
-enabled = false
-[kernel]
-backend = "none"
-[pools.rw]
-addresses = "{VIP_POOL}"
-dns = ["192.0.2.53"]
-{{users}}
+BASE = gateway() + "{users}" + f"""
 [connections.rw-eap]
 version = 2
 local_id = "{scenarios.GW_ID}"
@@ -42,17 +33,8 @@ proposals = ["aes256-sha256-ecp256", "aes256gcm16-prfsha384-ecp384"]
 esp_proposals = ["aes256-sha256", "aes256gcm16"]
 pools = ["rw"]
 local_ts = ["{PROTECTED_NET}"]
-[connections.rw-psk]
-version = 2
-local_id = "{scenarios.GW_ID}"
-local_auth = "psk"
-remote_auth = "psk"
-psk_file = "rw.psk"
-proposals = ["aes256gcm16-prfsha384-ecp384"]
-esp_proposals = ["aes256gcm16-ecp384", "aes256gcm16"]
-pools = ["rw"]
-local_ts = ["{PROTECTED_NET}"]
-"""
+""" + psk_road_warrior(proposals=("aes256gcm16-prfsha384-ecp384",),
+                       esp_proposals=("aes256gcm16-ecp384", "aes256gcm16"))
 
 USERS_FILE = """
 [users]

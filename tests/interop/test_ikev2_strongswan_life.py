@@ -13,37 +13,15 @@ from tests.harness.netns import (
     GW_NAT_SIDE_ADDR,
     NAT_PUBLIC_ADDR,
     PROTECTED_NET,
-    VIP_POOL,
 )
 from tests.harness.proc import wait_until
+from tests.harness.ikesrv_configs import gateway, psk_road_warrior
 from tests.harness.strongswan import SwanctlConf
 
 pytestmark = pytest.mark.root
 
-BASE = f"""
-[server]
-addresses = ["{GW_ADDR}", "{GW_NAT_SIDE_ADDR}"]
-[metrics]
-enabled = false
-[kernel]
-backend = "none"
-[pools.rw]
-addresses = "{VIP_POOL}"
-dns = ["192.0.2.53"]
-"""
-
-PSK_CONN = f"""
-[connections.rw-psk]
-version = 2
-local_id = "{scenarios.GW_ID}"
-local_auth = "psk"
-remote_auth = "psk"
-psk_file = "rw.psk"
-proposals = ["aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp2048"]
-esp_proposals = ["aes256gcm16-ecp384", "aes256gcm16", "aes256-sha256-modp2048", "aes256-sha256"]
-pools = ["rw"]
-local_ts = ["{PROTECTED_NET}"]
-"""
+BASE = gateway()
+PSK_CONN = psk_road_warrior()
 
 
 def psk_server(topology, ikesrv, extra: str = ""):
@@ -115,6 +93,9 @@ def test_traffic_selectors_are_narrowed_to_policy(topology, ikesrv, strongswan):
     (sa,) = client.list_sas()
     assert sa.child("net").remote_ts == [PROTECTED_NET]
     assert sa.child("net").local_ts == ["192.0.2.129/32"]
+    (ours,) = server.sas()
+    assert ours["child_sas"][0]["local_ts"] == [PROTECTED_NET]
+    assert ours["child_sas"][0]["remote_ts"] == ["192.0.2.129/32"]
 
 
 def test_rekeys_initiated_by_the_client(topology, ikesrv, strongswan):

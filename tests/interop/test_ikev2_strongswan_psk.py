@@ -10,31 +10,14 @@ import sys
 import pytest
 
 from tests.harness import scenarios
-from tests.harness.netns import GW_ADDR, PROTECTED_NET, VIP_POOL
+from tests.harness.ikesrv_configs import gateway, psk_road_warrior
+from tests.harness.netns import GW_ADDR, PROTECTED_NET
 
 pytestmark = pytest.mark.root
 
-CONFIG = f"""
-[server]
-addresses = ["{GW_ADDR}", "198.51.100.65"]
-[metrics]
-enabled = false
-[kernel]
-backend = "none"
-[pools.rw]
-addresses = "{VIP_POOL}"
-dns = ["192.0.2.53"]
-[connections.rw-psk]
-version = 2
-local_id = "{scenarios.GW_ID}"
-local_auth = "psk"
-remote_auth = "psk"
-psk_file = "rw.psk"
-proposals = ["aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp2048", "aes128-sha256-x25519"]
-esp_proposals = ["aes256gcm16-ecp384", "aes256-sha256-modp2048", "aes256gcm16", "aes256-sha256"]
-pools = ["rw"]
-local_ts = ["{PROTECTED_NET}"]
-"""
+CONFIG = gateway() + psk_road_warrior(
+    proposals=("aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp2048", "aes128-sha256-x25519"),
+    esp_proposals=("aes256gcm16-ecp384", "aes256-sha256-modp2048", "aes256gcm16", "aes256-sha256"))
 
 
 def start(topology, ikesrv, config=CONFIG):
