@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .. import events as ev
 from ..actions import ChildSaSpec, SaKeys, TrafficSelectorSpec
-from ..constants import NotifyType, PayloadType, ProtocolId
+from ..constants import NotifyType, PayloadType
 from ..crypto import keys, proposals
 from ..errors import MalformedMessage, NoProposalChosen, TsUnacceptable
 from ..wire import ikev2 as w

@@ -23,7 +23,7 @@ from collections import Counter
 from .. import events as ev
 from ..actions import RemoveChildSa, SendDatagram
 from ..admission import REASSEMBLY_BUDGET
-from ..constants import ExchangeType, HeaderFlag, NotifyType
+from ..constants import ExchangeType, HeaderFlag
 from ..errors import IkeError, InvalidIkeSpi, InvalidMessageId, MalformedMessage, ResourceLimit
 from ..wire import ikev2 as w
 from . import create_child_sa, ike_auth, ike_sa_init, informational, payload_rules

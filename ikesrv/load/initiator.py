@@ -29,7 +29,7 @@ from ..constants import (
     ProtocolId,
 )
 from ..crypto import auth as ikeauth
-from ..crypto import dh, keys, proposals, sk
+from ..crypto import dh, keys, proposals
 from ..errors import IkeError
 from ..identity import Identity
 from ..ikev2 import traffic_selectors as ts
@@ -347,7 +347,7 @@ class Ikev2Initiator:
 
     def rekey_child(self, now: float, *, pfs_group: int | None = None) -> list[bytes]:
         """CREATE_CHILD_SA rekeying ``self.child`` (§1.3.3), with PFS when a group is given."""
-        sa, old = self.sa, self.child
+        old = self.child
         nonce = self.rng(32)
         spi = int.from_bytes(self.rng(4), "big") | 0x100
         self._child_group = pfs_group
