@@ -134,15 +134,26 @@ def test_rekeys_initiated_by_the_client(topology, ikesrv, strongswan):
         raise AssertionError(seen) from None
 
 
-def test_liveness_checks_both_ways_and_dead_client(topology, ikesrv, strongswan):
-    server = psk_server(topology, ikesrv, 'dpd_delay = "2s"\nretransmit_timeout = "1s"\n'
-                                          'retransmit_tries = 2\nretransmit_base = 1.5\n')
+def test_liveness_checks_of_the_client_are_answered(topology, ikesrv, strongswan):
+    server = psk_server(topology, ikesrv, 'dpd_delay = "0s"\n')  # ours off: only the client's
     conf = scenarios.psk_client("aes256gcm16-prfsha384-ecp384", "aes256gcm16", dpd_delay="2s")
     client = strongswan(topology.cl, "cl", conf)
     assert client.initiate("net", "gw", timeout=20).ok
-    # the client checks us, we check the client (an empty INFORMATIONAL each way)
     client.wait_log(r"sending DPD request", timeout=15)
-    client.wait_log(r"received DPD request|parsed INFORMATIONAL request \d+ \[ \]", timeout=15)
+    client.wait_log(r"parsed INFORMATIONAL response \d+ \[ \]", timeout=15)
+    (sa,) = client.list_sas()
+    assert sa.established and len(server.sas()) == 1
+
+
+def test_liveness_checks_by_ikesrv_and_a_dead_client(topology, ikesrv, strongswan):
+    # a check goes out only after dpd_delay of silence (RFC 7296 §2.4), so the client
+    # sends none of its own here: its checks would count as traffic and suppress ours
+    server = psk_server(topology, ikesrv, 'dpd_delay = "2s"\nretransmit_timeout = "1s"\n'
+                                          'retransmit_tries = 2\nretransmit_base = 1.5\n')
+    conf = scenarios.psk_client("aes256gcm16-prfsha384-ecp384", "aes256gcm16")
+    client = strongswan(topology.cl, "cl", conf)
+    assert client.initiate("net", "gw", timeout=20).ok
+    client.wait_log(r"parsed INFORMATIONAL request \d+ \[ \]", timeout=15)
     assert len(server.sas()) == 1
     client.process.stop(5, sig=9)  # the client vanishes without a Delete
     wait_until(lambda: server.sas() == [], timeout=30, what="ikesrv to declare the peer dead")
