@@ -1,15 +1,17 @@
 """End-to-end: ikesrv against strongSwan's charon under the same load generator, in one run.
 
-For each IKE proposal (IKEv2 PSK, X25519 first: the headline; then ECP-256, MODP-2048)
-and each responder (``ikesrv serve`` with 1 worker; charon tuned as LAB.md §10), a fresh
+For each variant (IKEv2 PSK with X25519 first: the headline, 5,000 SAs; then ECP-256 and
+MODP-2048; IKEv2 EAP-MSCHAPv2; IKEv1 Main Mode PSK; IKEv1 Aggressive Mode + XAuth; every
+client gets a virtual IP, by CP or Mode Config) and each responder (``ikesrv serve`` with
+1 worker; for the headline also one worker per CPU; charon tuned as LAB.md §10), a fresh
 responder starts in the gateway namespace of a topology this bench creates (and removes),
 pinned to CPU 1; ``ikesrv load`` runs in the client namespace pinned to CPU 0 with the
-same options for both; the figures are:
+same options for every responder of a variant; the figures are:
 
   setups/s          the generator's count of SAs up / its set-up phase (first start to
                     last SA up)
-  resp ms/SA        utime + stime of the responder process (/proc/PID/stat, all threads)
-                    over the run / SAs established
+  resp ms/SA        utime + stime of the responder's processes (/proc/PID/stat, all
+                    threads; ikesrv: supervisor and workers) over the run / SAs established
   gen ms/SA         the generator's own CPU (getrusage) / SAs established: it must stay
                     below the responder's, or the responder was not the limit
   (a→b)             resp ms/SA over the first half of the SAs and over the second half
@@ -17,19 +19,34 @@ same options for both; the figures are:
                     that grows with the SAs held shows here (charon's kernel-libipsec
                     keeps its SAD in a linked list searched on every install)
   resp util         the responder's CPU time / the set-up phase: near 100 % = saturated
+  mem KiB/SA        growth of the responder's resident memory (VmRSS of its processes)
+                    from before the run to after it, with every SA still held / SAs
 
-and the ratios ikesrv/charon. Each responder's own count of established SAs must equal
-the generator's, or the row is marked. What each responder does per SA is stated in
-bench/e2e_responders.py.
+and the ratios ikesrv/charon, for the headline also against charon's first-half cost.
+Each responder's own count of established SAs must equal the generator's, or the row is
+marked. The EAP rows: ikesrv with its users in slapd ("ldap": tests.harness.slapd in the
+gateway namespace; its own CPU is not counted, as a directory is another machine's work)
+and in the users file ("file"); charon with swanctl EAP secrets (it has no LDAP user
+backend). The "all workers" row is not pinned: on a 2-CPU machine its workers share the
+generator's CPU, so it shows the cost of running N workers, not their scaling. What each
+responder does per SA is stated in bench/e2e_responders.py.
 
-``python -m bench e2e [--quick] [--clients=N] [--concurrency=C] [--json=FILE]`` (the
-bench runner hands modules only the arguments that start with "-": write them with "=")
-Needs root, iproute2, taskset and Debian's strongSwan (charon, swanctl); without them it
-says what is missing and runs nothing. Traffic stays inside the namespaces it creates.
+``python -m bench e2e [--quick] [--clients=N] [--concurrency=C] [--only=LABEL,...]
+[--baseline=TREE] [--repeat=N] [--json=FILE]`` (``--baseline``: an earlier ikesrv tree,
+e.g. from ``git archive``, whose one-worker rows, named "base", run beside today's;
+``--repeat``: every row N times, round robin, and the ratios from the median runs: this
+machine's speed drifts by tens of percent within minutes). The bench runner hands
+modules only the arguments that start with "-": write them with "=". Needs root,
+iproute2, taskset and Debian's strongSwan (charon, swanctl); without them it says what
+is missing and runs nothing; without slapd the "ldap" row says why it is skipped.
+Memory per SA means something only with thousands of SAs (the headline's 5,000).
+Traffic stays inside the namespaces it creates.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -37,12 +54,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-PROPOSALS = [  # (label, IKE proposal, SAs in a full run, SAs with --quick)
-    ("x25519", "aes128-sha256-x25519", 3000, 200),
-    ("ecp256", "aes128-sha256-ecp256", 3000, 200),
-    ("modp2048", "aes128-sha256-modp2048", 1000, 60),
+from .e2e_responders import Setup
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One group of rows: what the clients do, and how many SAs they set up."""
+
+    label: str
+    proposal: str  # IKE proposal
+    full_n: int  # SAs in a full run
+    quick_n: int  # SAs with --quick
+    setup: Setup = Setup()
+    all_workers: bool = False  # also an "all workers" ikesrv row
+
+
+VARIANTS = [
+    # the headline: 5,000 SAs, so that the memory per SA is measured with 5,000 held
+    Variant("x25519", "aes128-sha256-x25519", 5000, 200, all_workers=True),
+    Variant("ecp256", "aes128-sha256-ecp256", 3000, 200),
+    Variant("modp2048", "aes128-sha256-modp2048", 1000, 60),
+    Variant("eap-mschapv2", "aes128-sha256-x25519", 2000, 100, Setup(auth="eap-mschapv2")),
+    Variant("ikev1-mm", "aes128-sha256-x25519", 2000, 100, Setup(version=1)),
+    Variant("ikev1-am-xauth", "aes128-sha256-x25519", 1000, 60,
+            Setup(version=1, auth="xauth", aggressive=True)),
 ]
 GENERATOR_CPU, RESPONDER_CPU = 0, 1
 CONCURRENCY = 64  # like LAB.md §10's init_limit
@@ -54,14 +92,21 @@ def main(argv: list[str]) -> int:
     clients = _opt(argv, "--clients", int)
     concurrency = _opt(argv, "--concurrency", int) or CONCURRENCY
     json_path = _opt(argv, "--json", str)
+    only = _opt(argv, "--only", str)  # comma-separated variant labels
+    repeat = max(1, _opt(argv, "--repeat", int) or 1)
+    baseline = _opt(argv, "--baseline", str)  # an earlier tree: its rows come first
+    if baseline and not (Path(baseline) / "ikesrv" / "__main__.py").is_file():
+        print(f"--baseline {baseline}: no ikesrv package there")
+        return 2
     missing = _missing()
-    print("\n== end-to-end: IKEv2 PSK set-ups, ikesrv vs strongSwan's charon "
+    print("\n== end-to-end: set-ups, ikesrv vs strongSwan's charon "
           f"({'quick' if quick else 'full'})")
     if missing:
         print(f"skipped: {missing}")
         return 0
     from tests.harness.cleanup import Cleanup
     from tests.harness.netns import Topology
+    from tests.harness.pki import make_pki
     from tests.harness.strongswan import charon_version
 
     from . import e2e_responders as resp
@@ -71,55 +116,152 @@ def main(argv: list[str]) -> int:
     print(f"generator on CPU {gen_cpu}, responder on CPU {resp_cpu}; concurrency "
           f"{concurrency}; charon {charon_version()} (kernel-libipsec, install_routes=no, "
           "ikesa_table 4096/16, dos_protection=no, no logging); ikesrv 1 worker, "
-          "kernel backend none")
-    rows = []
+          f"kernel backend none; 'ikesrv {cpus}w' = one worker per CPU, NOT pinned: on "
+          f"{cpus} CPUs they share CPU {gen_cpu} with the generator (no scaling shows)")
+    variants = [v for v in VARIANTS if not only or v.label in only.split(",")]
+    rows, every = [], []
     with Cleanup() as cleanup:
         topo = Topology.build(cleanup, nat=False)
         work = Path(tempfile.mkdtemp(prefix="ikb-e2e-"))
         cleanup.push(f"remove {work}", lambda: shutil.rmtree(work, ignore_errors=True))
         psk_file = work / "psk"
         psk_file.write_text(resp.PSK + "\n")
-        for label, proposal, full_n, quick_n in PROPOSALS:
-            n = clients or (quick_n if quick else full_n)
-            for name, start in RESPONDERS:
-                row = run_one(topo, cleanup, work, psk_file, resp, name, start, label,
-                              proposal, n, concurrency, gen_cpu, resp_cpu)
-                rows.append(row)
-                print(format_row(row), flush=True)
-    print(summary(rows))
+        password_file = work / "password"
+        password_file.write_text(resp.USER_PASSWORD + "\n")
+        pki = None
+        for v in variants:
+            n = clients or (v.quick_n if quick else v.full_n)
+            ctx = {"pki": pki, "users": n, "ldap_uri": "", "why_not": {}}
+            if v.setup.auth == "eap-mschapv2":
+                ctx["pki"] = pki = pki or make_pki(work / "pki")
+                directory = resp.start_slapd(topo.gw, cleanup, n)
+                if isinstance(directory, str):
+                    ctx["why_not"]["ldap"] = directory
+                else:
+                    ctx["ldap_uri"] = directory.uri
+            runs: dict[str, list] = {}
+            for _ in range(repeat):  # round robin: a slow spell hits every responder
+                for name, start, pinned in responders_for(v, cpus, baseline):
+                    if name.endswith("ldap") and "ldap" in ctx["why_not"]:
+                        print(f"{v.label:<14} {name:<15} skipped: {ctx['why_not']['ldap']}")
+                        continue
+                    row = run_one(topo, cleanup, work, psk_file, password_file, resp, name,
+                                  start, v, n, concurrency, gen_cpu,
+                                  resp_cpu if pinned else None, ctx)
+                    runs.setdefault(name, []).append(row)
+                    every.append(row)
+                    print(format_row(row), flush=True)
+            rows += [median(r) for r in runs.values()]
+    if repeat > 1:
+        print(f"\nmedians of {repeat} runs (the run with the median responder ms/SA)")
+        for row in rows:
+            print(format_row(row))
+    print(summary(rows, variants))
     if json_path:
-        Path(json_path).write_text(json.dumps(rows, indent=2) + "\n")
-    bad = [r for r in rows if not r["ok"]]
+        Path(json_path).write_text(json.dumps({"medians": rows, "runs": every}, indent=2) + "\n")
+    bad = [r for r in every if not r["ok"]]
     return 1 if bad else 0
 
 
-def _start_ikesrv(resp, ns, cleanup, proposal, cpu):
-    return resp.start_ikesrv(ns, cleanup, [proposal], cpu=cpu, workers=1)
+def median(runs: list[dict]) -> dict:
+    """The run whose responder ms/SA is the median of ``runs`` (a run that did not
+    complete counts as the most expensive), marked with how many runs there were."""
+    ordered = sorted(runs, key=lambda r: (not r["ok"], r["responder_ms_per_sa"] or 0.0))
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row["runs"] = len(runs)
+    row["responder_ms_per_sa_all"] = [r["responder_ms_per_sa"] for r in runs]
+    return row
 
 
-def _start_charon(resp, ns, cleanup, proposal, cpu):
-    return resp.start_charon(ns, cleanup, [proposal], cpu=cpu)
+def responders_for(v: Variant, cpus: int, baseline: str | None = None) -> list:
+    """(row name, starter, pinned to the responder CPU) for one variant, charon last;
+    with ``baseline`` (a tree of an earlier ikesrv, extensions built) a "base" row before
+    each one-worker ikesrv row: before and after measured in the same sitting."""
+    def ikesrv(workers: int, backend: str | None = None, tree: str | None = None):
+        setup = dataclasses.replace(v.setup, users_backend=backend)
+
+        def start(resp, ns, cleanup, cpu, ctx):
+            with _python_tree(tree):
+                return resp.start_ikesrv(ns, cleanup, [v.proposal], cpu=cpu,
+                                         workers=workers, setup=setup, pki=ctx["pki"],
+                                         users=ctx["users"], ldap_uri=ctx["ldap_uri"])
+        return start
+
+    def charon(resp, ns, cleanup, cpu, ctx):
+        return resp.start_charon(ns, cleanup, [v.proposal], cpu=cpu, setup=v.setup,
+                                 pki=ctx["pki"], users=ctx["users"])
+
+    if v.setup.auth == "eap-mschapv2":
+        rows = [("ikesrv 1w ldap", ikesrv(1, "ldap"), True),
+                ("ikesrv 1w file", ikesrv(1, "file"), True)]
+    elif v.setup.auth == "xauth":
+        rows = [("ikesrv 1w file", ikesrv(1, "file"), True)]
+    else:
+        rows = [("ikesrv 1w", ikesrv(1), True)]
+    if baseline:
+        rows = [row for name, start, pinned in rows for row in (
+            (name.replace("ikesrv", "base", 1), ikesrv(1, name.split()[-1] if name.endswith(
+                ("ldap", "file")) else None, baseline), pinned), (name, start, pinned))]
+    if v.all_workers:
+        rows.append((f"ikesrv {cpus}w", ikesrv(0), False))
+    return rows + [("charon", charon, True)]
 
 
-#: (row name, starter). "ikesrv (all workers)" joins here with the multi-process server.
-RESPONDERS = [("ikesrv 1w", _start_ikesrv), ("charon", _start_charon)]
+@contextlib.contextmanager
+def _python_tree(tree: str | None):
+    """Start ``python -m ikesrv`` from ``tree`` (it runs from the working directory and
+    PYTHONPATH the child inherits at its start), or from this repository when None."""
+    if tree is None:
+        yield
+        return
+    cwd, path = os.getcwd(), os.environ.get("PYTHONPATH")
+    os.chdir(tree)
+    os.environ["PYTHONPATH"] = tree
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = path
 
 
-def run_one(topo, cleanup, work: Path, psk_file: Path, resp, name: str, start, label: str,
-            proposal: str, n: int, concurrency: int, gen_cpu: int, resp_cpu: int) -> dict:
+def generator_options(v: Variant, psk_file: Path, password_file: Path) -> list[str]:
+    """The generator's options for the clients of ``v`` (the same for every responder)."""
+    from tests.harness.netns import PROTECTED_NET
+
+    from . import e2e_responders as resp
+    opts = ["--version", str(v.setup.version), "--proposal", v.proposal,
+            "--esp-proposal", resp.ESP, "--psk-file", str(psk_file),
+            "--local-id", f"c{{n}}@{v.label}.load.test"]
+    if v.setup.auth == "eap-mschapv2":
+        opts += ["--auth", "eap-mschapv2", "--user", "user{n}",
+                 "--password-file", str(password_file)]
+    elif v.setup.auth == "xauth":
+        opts += ["--auth", "xauth", "--user", "user{n}", "--password-file", str(password_file)]
+    if v.setup.version == 1:
+        opts += ["--remote-ts", PROTECTED_NET]
+        if v.setup.aggressive:
+            opts.append("--aggressive")
+    return opts
+
+
+def run_one(topo, cleanup, work: Path, psk_file: Path, password_file: Path, resp, name: str,
+            start, v: Variant, n: int, concurrency: int, gen_cpu: int, resp_cpu: int | None,
+            ctx: dict) -> dict:
     from tests.harness.netns import GW_ADDR
     from tests.harness.proc import netns_argv
 
-    responder = start(resp, topo.gw, cleanup, proposal, resp_cpu)
-    report_path = work / f"{name.split()[0]}-{label}.json"
+    responder = start(resp, topo.gw, cleanup, resp_cpu, ctx)
+    report_path = work / f"{name.replace(' ', '-')}-{v.label}.json"
     argv = ["taskset", "-c", str(gen_cpu), sys.executable, "-m", "ikesrv", "load",
             "--target", GW_ADDR, "--clients", str(n), "--concurrency", str(concurrency),
-            "--proposal", proposal, "--esp-proposal", resp.ESP, "--psk-file", str(psk_file),
-            "--local-id", f"c{{n}}@{label}.load.test", "--timeout", str(max(60, n // 20)),
-            "--no-progress", "--json", str(report_path)]
-    argv[argv.index("--no-progress")] = "--progress"  # one line a second on the pipe
+            *generator_options(v, psk_file, password_file),
+            "--timeout", str(max(60, n // 20)), "--progress", "--json", str(report_path)]
     samples = []  # (SAs up by the generator's count, responder CPU ticks) once a second
     try:
+        rss0 = responder.rss_kib()
         c0 = responder.cpu_ticks()
         t0 = time.monotonic()
         proc = subprocess.Popen(netns_argv(topo.cl.name, argv), stdout=subprocess.PIPE,
@@ -138,6 +280,7 @@ def run_one(topo, cleanup, work: Path, psk_file: Path, resp, name: str, start, l
                 proc.wait()
         wall = time.monotonic() - t0
         c1 = responder.cpu_ticks()
+        rss1 = responder.rss_kib()
         try:
             report = json.loads(report_path.read_text())
         except (OSError, ValueError):
@@ -151,7 +294,9 @@ def run_one(topo, cleanup, work: Path, psk_file: Path, resp, name: str, start, l
     cpu_s = (c1 - c0) / resp.CLK_TCK
     setup_s = report["setup_s"] or wall
     return {
-        "responder": name, "proposal": label, "ike_proposal": proposal, "clients": n,
+        "responder": name, "proposal": v.label, "ike_proposal": v.proposal, "clients": n,
+        "version": v.setup.version, "auth": v.setup.auth,
+        "pinned_cpu": resp_cpu,
         "established": est, "failed": report["failed"], "unfinished": report["unfinished"],
         "responder_established": seen,
         "ok": est == n and seen == est,
@@ -163,6 +308,8 @@ def run_one(topo, cleanup, work: Path, psk_file: Path, resp, name: str, start, l
         "generator_ms_per_sa": report["generator_cpu_ms_per_sa"],
         "responder_ms_per_sa_first_half": early,
         "responder_ms_per_sa_second_half": late,
+        "rss_kib_before": rss0, "rss_kib_after": rss1,
+        "kib_per_sa": round((rss1 - rss0) / est, 2) if est else None,
         "retransmissions": report["retransmissions"],
         "failures": report["failures"],
     }
@@ -186,6 +333,7 @@ def format_row(r: dict) -> str:
     ms = f"{r['responder_ms_per_sa']:.3f}" if r["responder_ms_per_sa"] else "-"
     gen = f"{r['generator_ms_per_sa']:.3f}" if r["generator_ms_per_sa"] else "-"
     util = f"{100 * r['responder_util']:.0f}%" if r["responder_util"] else "-"
+    mem = f"{r['kib_per_sa']:.1f}" if r.get("kib_per_sa") is not None else "-"
     flag = "" if r["ok"] else (f"  !! established {r['established']}/{r['clients']}, responder "
                                f"says {r['responder_established']}, failures {r['failures']}")
     if r["ok"] and r["generator_ms_per_sa"] and r["responder_ms_per_sa"] \
@@ -195,30 +343,48 @@ def format_row(r: dict) -> str:
     if r["responder_ms_per_sa_first_half"] is not None:
         halves = (f" ({r['responder_ms_per_sa_first_half']:.2f}→"
                   f"{r['responder_ms_per_sa_second_half']:.2f})")
-    return (f"{r['proposal']:<9} {r['responder']:<10} {r['established']:>6} SAs "
+    return (f"{r['proposal']:<14} {r['responder']:<15} {r['established']:>5} SAs "
             f"{r['setups_per_s']:>7.1f}/s  resp {ms:>6} ms/SA{halves:<13} util {util:>4}  "
-            f"gen {gen:>6} ms/SA  p50 {r['latency_ms']['p50']:>7.1f} ms  "
+            f"gen {gen:>6} ms/SA  mem {mem:>5} KiB/SA  p50 {r['latency_ms']['p50']:>6.1f} ms  "
             f"p99 {r['latency_ms']['p99']:>7.1f} ms  rtx {r['retransmissions']}{flag}")
 
 
-def summary(rows: list[dict]) -> str:
-    lines = ["", "ratios ikesrv/charon (setups/s: above 1 is faster; ms/SA: below 1 is "
-             "cheaper)"]
+def summary(rows: list[dict], variants=VARIANTS) -> str:
+    lines = ["", "ratios ikesrv/charon (setups/s: above 1 is faster; CPU and memory per SA: "
+             "below 1 is cheaper; 'first half': against charon's cost over its first n/2 SAs, "
+             "before its libipsec SAD list grows)"]
     by = {(r["proposal"], r["responder"]): r for r in rows}
-    for label, *_ in PROPOSALS:
-        theirs = by.get((label, "charon"))
-        for name, _ in RESPONDERS:
-            if name == "charon":
+    for v in variants:
+        theirs = by.get((v.label, "charon"))
+        for r in rows:
+            if r["proposal"] != v.label or r["responder"] == "charon":
                 continue
-            ours = by.get((label, name))
-            if not ours or not theirs or not ours["ok"] or not theirs["ok"]:
-                lines.append(f"{label:<9} {name:<10} n/a (a run did not complete)")
+            name = r["responder"]
+            if not theirs or not r["ok"] or not theirs["ok"]:
+                lines.append(f"{v.label:<14} {name:<15} n/a (a run did not complete)")
                 continue
-            rate = ours["setups_per_s"] / theirs["setups_per_s"]
-            cpu = ours["responder_ms_per_sa"] / theirs["responder_ms_per_sa"]
-            lines.append(f"{label:<9} {name:<10} setups/s {rate:5.2f}x   CPU per SA "
-                         f"{cpu:5.2f}x  ({ours['responder_ms_per_sa']:.3f} vs "
-                         f"{theirs['responder_ms_per_sa']:.3f} ms)")
+            rate = r["setups_per_s"] / theirs["setups_per_s"]
+            cpu = r["responder_ms_per_sa"] / theirs["responder_ms_per_sa"]
+            text = (f"{v.label:<14} {name:<15} setups/s {rate:5.2f}x   CPU per SA {cpu:5.2f}x "
+                    f"({r['responder_ms_per_sa']:.3f} vs {theirs['responder_ms_per_sa']:.3f} ms)")
+            first = theirs.get("responder_ms_per_sa_first_half")
+            if first:
+                text += (f"  first half {r['responder_ms_per_sa'] / first:5.2f}x "
+                         f"(vs {first:.3f} ms)")
+            if r.get("kib_per_sa") and theirs.get("kib_per_sa"):
+                text += (f"  memory {r['kib_per_sa'] / theirs['kib_per_sa']:5.2f}x "
+                         f"({r['kib_per_sa']:.1f} vs {theirs['kib_per_sa']:.1f} KiB/SA)")
+            lines.append(text)
+    before = [(r, by.get((r["proposal"], r["responder"].replace("ikesrv", "base", 1))))
+              for r in rows if r["responder"].startswith("ikesrv")]
+    before = [(r, b) for r, b in before if b and r["ok"] and b["ok"]]
+    if before:
+        lines += ["", "ikesrv today / the baseline tree (same sitting; below 1 is cheaper)"]
+        for r, b in before:
+            lines.append(f"{r['proposal']:<14} {r['responder']:<15} CPU per SA "
+                         f"{r['responder_ms_per_sa'] / b['responder_ms_per_sa']:5.2f}x "
+                         f"({r['responder_ms_per_sa']:.3f} vs {b['responder_ms_per_sa']:.3f} ms)"
+                         f"  setups/s {r['setups_per_s'] / b['setups_per_s']:5.2f}x")
     return "\n".join(lines)
 
 

@@ -151,6 +151,12 @@ def _load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", default="user{n}", metavar="TEMPLATE",
                    help="EAP/XAuth user name; {n} is the client number")
     p.add_argument("--password-file", type=Path, metavar="FILE", help="EAP/XAuth password")
+    p.add_argument("--aggressive", action="store_true",
+                   help="IKEv1: Aggressive Mode instead of Main Mode")
+    p.add_argument("--remote-ts", action="append", metavar="NET",
+                   help="IKEv1: the network the clients ask to reach in Quick Mode "
+                   "(repeatable: the first is used; default 0.0.0.0/0, which the responder "
+                   "narrows)")
     p.add_argument("--hold", type=float, metavar="SECONDS",
                    help="keep each SA up this long, then delete it (default: leave SAs up)")
     p.add_argument("--rekey", action="store_true",

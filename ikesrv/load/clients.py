@@ -6,9 +6,11 @@ version and authentication, and the plain refusal of combinations not built yet)
 the IKEv2 kind over ikesrv.load.initiator.Ikev2Initiator (PSK, certificates, and EAP
 through ikesrv.load.eap_client).
 
-An IKEv1 (Main/Aggressive, XAuth, Mode Config) or EAP client core plugs in as one more
-entry of ``KINDS``: an object answering ``start``, ``receive``, ``outstanding``,
-``rekey_child``, ``rekey_ike``, ``liveness``, ``delete`` and the state properties below.
+The IKEv1 kind (Main/Aggressive Mode, XAuth, Mode Config) lives in
+ikesrv.load.clients_v1; any other kind plugs in as one more entry of ``KINDS``: an object
+answering ``start``, ``receive``, ``outstanding``, the operations it lists in
+``OPERATIONS`` (``rekey_child``, ``rekey_ike``, ``liveness``, ``delete``) and the state
+properties below.
 
 Sans-I/O like the initiator: bytes and time in, datagrams out. Imports ikesrv's codec,
 crypto and identity modules, never a socket or the clock.
@@ -61,6 +63,9 @@ class Ikev2Client:
     """One IKEv2 client: set-up, then on demand CHILD/IKE rekeys, liveness and delete."""
 
     __slots__ = ("n", "ini", "phase", "failure", "op", "_op_ref", "peer_deleted")
+
+    #: what the engine may schedule while the SA is held
+    OPERATIONS = frozenset({"rekey_child", "rekey_ike", "liveness", "delete"})
 
     def __init__(self, n: int, ini: Ikev2Initiator):
         self.n = n
@@ -211,12 +216,13 @@ class Ikev2Kind:
         return Ikev2Client(n, Ikev2Initiator(settings, rng, local, remote, natt_port=o.natt_port))
 
 
-#: (IKE version, --auth) -> the class making such clients
+#: (IKE version, --auth) -> the class making such clients (IKEv1: clients_v1.Ikev1Kind,
+#: "xauth" = phase 1 with the pre-shared key, then XAuth)
 KINDS = {(2, "psk"): Ikev2Kind, (2, "pubkey"): Ikev2Kind, (2, "eap-mschapv2"): Ikev2Kind,
          (2, "eap-gtc"): Ikev2Kind, (2, "eap-md5"): Ikev2Kind}
 
 
-def kind_for(args) -> Ikev2Kind:
+def kind_for(args):
     """The client kind for the command line ``args`` (ikesrv.cli's load options), or
     UsageError saying plainly what is not possible."""
     key = (args.version, args.auth)
@@ -224,6 +230,11 @@ def kind_for(args) -> Ikev2Kind:
         built = ", ".join(f"IKEv{v} {a}" for v, a in sorted(KINDS))
         raise UsageError(f"IKEv{args.version} with --auth {args.auth} is not built into the "
                          f"load generator yet (built: {built})")
+    if args.version == 1:
+        from .clients_v1 import kind_for_v1
+        return kind_for_v1(args)
+    if getattr(args, "aggressive", False):
+        raise UsageError("--aggressive is an IKEv1 mode: give --version 1")
     ike = args.proposal or DEFAULT_IKE[args.version]
     esp = args.esp_proposal or DEFAULT_ESP[args.version]
     for text, parse in [(p, parse_ike_proposal) for p in ike] + [(p, parse_esp_proposal)
@@ -344,3 +355,9 @@ def _name(t: int) -> str:
         return NotifyType(t).name
     except ValueError:
         return f"notify {t}"
+
+
+# The IKEv1 kinds: their module uses this one's names, so it is imported last.
+from .clients_v1 import Ikev1Kind
+
+KINDS.update({(1, "psk"): Ikev1Kind, (1, "xauth"): Ikev1Kind})

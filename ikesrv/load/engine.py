@@ -259,7 +259,8 @@ class Engine:
         push = heapq.heappush
         if self.rekey:
             push(self.ops_q, (now + hold / 3, next(self.seq), client, "rekey_child"))
-            push(self.ops_q, (now + 2 * hold / 3, next(self.seq), client, "rekey_ike"))
+            if "rekey_ike" in client.OPERATIONS:  # IKEv1 has no rekey of phase 1 itself
+                push(self.ops_q, (now + 2 * hold / 3, next(self.seq), client, "rekey_ike"))
         if self.dpd:
             t = now + self.dpd
             while t < now + hold:

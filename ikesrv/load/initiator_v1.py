@@ -94,6 +94,9 @@ class ClientSettingsV1:
     commit: bool = False  # set the Commit bit in QM1
     life_seconds: int | None = None  # proposed lifetimes (phase 1 and Quick Mode)
     child_life_seconds: int | None = None
+    # group -> DH key shared by the clients of one load generator process (phase 1 only;
+    # the responder still makes a fresh key of its own per SA). None: a fresh key each.
+    dh_keys: dict | None = field(default=None, repr=False)
 
 
 class Ikev1Initiator:
@@ -206,8 +209,7 @@ class Ikev1Initiator:
             self.state = "mm_sa"
             return self._send_plain(X.IDENTITY_PROTECTION, [self._sa_payload] + self._vendor_ids())
         self.state = "am_sent"
-        group = self.s.ike_proposals[0].dh_groups[0]
-        self._dh = dh.group(group).generate(self.rng)
+        self._dh = self._phase1_dh_key(self.s.ike_proposals[0].dh_groups[0])
         sa.nonce_i = self.rng(32)
         idii = self._id_payload()
         sa.idii_b = idii.body
@@ -216,6 +218,16 @@ class Ikev1Initiator:
         if self.s.auth == "pubkey":
             payloads.append(w.CrPayload(encoding=4))
         return self._send_plain(X.AGGRESSIVE, payloads)
+
+    def _phase1_dh_key(self, group: int):
+        """Our phase 1 DH key: fresh, or the one shared through settings.dh_keys."""
+        shared = self.s.dh_keys
+        if shared is None:
+            return dh.group(group).generate(self.rng)
+        key = shared.get(group)
+        if key is None:
+            key = shared[group] = dh.group(group).generate(self.rng)
+        return key
 
     def _send_plain(self, exchange: int, payloads: list) -> list[bytes]:
         sa = self.sa
@@ -282,7 +294,7 @@ class Ikev1Initiator:
         sa.spi_r = msg.spi_r
         if not self._chosen(sa_p, view):
             return []
-        self._dh = dh.group(sa.selection.dh).generate(self.rng)
+        self._dh = self._phase1_dh_key(sa.selection.dh)
         sa.nonce_i = self.rng(32)
         payloads = [w.KePayload(data=self._dh.public), w.NoncePayload(data=sa.nonce_i)]
         if self.s.auth == "pubkey":

@@ -20,6 +20,7 @@ import select
 import sys
 import time
 
+from .. import gc_policy
 from .clients import UsageError, kind_for
 from .engine import Engine, cpu_seconds, source_address
 from .report import ProcessResult, Report, format_text, progress_line
@@ -107,6 +108,7 @@ def run_engine(kind, opts: dict, index: int, progress=None) -> ProcessResult:
     """Process ``index`` of ``opts['processes']``: clients index+1, index+1+P, ..."""
     p = opts["processes"]
     numbers = range(index + 1, opts["clients"] + 1, p)
+    gc_policy.tune()  # thousands of clients alive at once: see ikesrv.gc_policy
     engine = Engine(
         kind, numbers, target=opts["target"], port=opts["port"], source=opts["source"],
         concurrency=max(1, math.ceil(opts["concurrency"] / p)),

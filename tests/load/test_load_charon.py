@@ -56,3 +56,22 @@ def test_wrong_psk_against_charon(topology, charon, load, psk_file):
     assert run.returncode == 1
     assert run.report["failures"] == {"AUTHENTICATION_FAILED": 20}
     assert gw.established() == 0
+
+
+def test_eap_mschapv2_against_charon(topology, cleanup, test_pki, load, psk_file):
+    from tests.harness.strongswan import DEBIAN_CHARON
+
+    policy.require_binary(DEBIAN_CHARON, "strongswan-charon")
+    gw = resp.start_charon(topology.gw, cleanup, ["aes128-sha256-x25519"],
+                           setup=resp.Setup(auth="eap-mschapv2"), pki=test_pki, users=6)
+    run = load(topology.cl, "--target", GW_ADDR, "--clients", "6", "--concurrency", "3",
+               "--auth", "eap-mschapv2", "--user", "user{n}",
+               "--password-file", psk_file(resp.USER_PASSWORD), "--local-id", "e{n}@load.test",
+               "--proposal", "aes128-sha256-x25519", "--esp-proposal", resp.ESP,
+               "--timeout", "30")
+    r = run.report
+    assert run.returncode == 0, (run.stderr, r and r["failure_examples"])
+    assert (r["established"], r["failed"]) == (6, 0) and gw.established() == 6
+    sas = gw.handle.list_sas()
+    assert sorted(sa.remote_eap_id for sa in sas) == sorted(f"user{n}" for n in range(1, 7))
+    assert sorted(sa.remote_id for sa in sas) == sorted(f"e{n}@load.test" for n in range(1, 7))

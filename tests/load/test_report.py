@@ -79,7 +79,12 @@ def args(*argv: str) -> argparse.Namespace:
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["--version", "1", "--psk-file", "x"], "IKEv1 with --auth psk is not built"),
+    (["--version", "1", "--auth", "pubkey", "--psk-file", "x"],
+     "IKEv1 with --auth pubkey is not built"),
+    (["--version", "1"], "IKEv1 --auth psk needs --psk-file"),
+    (["--version", "1", "--proposal", "aes128gcm16-prfsha256-x25519", "--psk-file", "x"],
+     "IKEv1 proposal 'aes128gcm16-prfsha256-x25519'"),
+    (["--aggressive", "--psk-file", "x"], "--aggressive is an IKEv1 mode"),
     (["--auth", "xauth"], "IKEv2 with --auth xauth is not built"),
     (["--auth", "eap-mschapv2"], "--auth eap-mschapv2 needs --password-file"),
     ([], "--auth psk needs --psk-file"),
@@ -94,8 +99,29 @@ def test_options_refused_plainly(argv, needle):
 
 
 def test_cli_exit_status_2_for_unsupported(capsys):
-    assert cli.main(["load", "--target", "127.0.0.1", "--version", "1"]) == 2
+    assert cli.main(["load", "--target", "127.0.0.1", "--version", "1", "--auth", "pubkey"]) == 2
     assert "not built into the load generator yet" in capsys.readouterr().err
+
+
+def test_ikev1_options(tmp_path):
+    psk, password = tmp_path / "psk", tmp_path / "password"
+    psk.write_bytes(b"group-secret\n")
+    password.write_bytes(b"user-secret\n")
+    kind, opts = prepare(args("--version", "1", "--auth", "xauth", "--aggressive",
+                              "--psk-file", str(psk), "--password-file", str(password),
+                              "--user", "u{n}", "--remote-ts", "192.0.2.0/25"))
+    assert (opts["version"], opts["auth"]) == (1, "xauth")
+    assert opts["proposals"] == ["aes128-sha256-modp2048"]  # the IKEv1 default
+    assert (kind.opts.psk, kind.opts.password, kind.opts.aggressive) == (
+        b"group-secret", b"user-secret", True)
+    client = kind.make(3, lambda n: bytes(n), ("198.51.100.2", 500), ("192.0.2.1", 500))
+    s = client.ini.s
+    assert (s.xauth_user, s.want_vip, str(s.ts_remote[0])) == ("u3", True, "192.0.2.0/25")
+    assert client.OPERATIONS == {"rekey_child", "liveness", "delete"}
+    with pytest.raises(UsageError, match="--auth xauth needs --password-file"):
+        prepare(args("--version", "1", "--auth", "xauth", "--psk-file", str(psk)))
+    with pytest.raises(UsageError, match="--remote-ts '192.0.2.0/33'"):
+        prepare(args("--version", "1", "--psk-file", str(psk), "--remote-ts", "192.0.2.0/33"))
 
 
 def test_psk_file_trailing_newline_is_not_part_of_the_key(tmp_path):
