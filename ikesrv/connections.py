@@ -69,12 +69,21 @@ class Connection:
     def suite_label(self, selected) -> str:
         """The bounded metric label for a negotiated suite: the configured proposal string
         that accepted it (operators see which of their sets clients use)."""
-        from .crypto import proposals
-        wire = [selected.to_wire()]
-        for text, spec in zip(self.cfg.proposal_strings, self.cfg.proposals):
-            if proposals.select_ike([spec], wire, prefer_dh=selected.dh) is not None:
-                return text
-        return "other"
+        # asked once per SA: remembered per algorithm combination, which our own
+        # proposals bound (every selected suite is one of their combinations)
+        key = (selected.encr, selected.encr_key_len, selected.integ, selected.prf, selected.dh)
+        cache = self.__dict__.setdefault("_suite_labels", {})
+        label = cache.get(key)
+        if label is None:
+            from .crypto import proposals
+            wire = [selected.to_wire()]
+            label = "other"
+            for text, spec in zip(self.cfg.proposal_strings, self.cfg.proposals):
+                if proposals.select_ike([spec], wire, prefer_dh=selected.dh) is not None:
+                    label = text
+                    break
+            cache[key] = label
+        return label
 
     def pools_for_family(self, family: int) -> list[str]:
         return [name for name in self.cfg.pools if self._pool_family(name) == family]
@@ -129,6 +138,13 @@ class Connections:
             conn._pool_families = families
             self.all.append(conn)
         self._certreq_cache: dict[tuple, bytes] = {}
+        # per version: the candidates of every peer when no connection of that version
+        # limits remote_addrs (the usual road-warrior case: no address to parse per SA)
+        self._any_address: dict[int, list[Connection]] = {}
+        for version in (1, 2):
+            of_version = [c for c in self.all if c.version == version]
+            if not any(c.remote_addrs for c in of_version):
+                self._any_address[version] = of_version
 
     @staticmethod
     def _build(cfg: ConnectionConfig) -> Connection:
@@ -147,6 +163,12 @@ class Connections:
                           credential=credential, trust=trust)
         conn.local_ts = [_ts(n) for n in cfg.local_ts]
         conn.remote_ts = [_ts(n) for n in cfg.remote_ts]
+        # the config entry's fields as plain attributes: the exchanges read a dozen per
+        # SA, and each read through __getattr__ costs a failed lookup first
+        own = {f.name for f in dataclasses.fields(Connection)}
+        for f in dataclasses.fields(cfg):
+            if f.name not in own and not hasattr(Connection, f.name):
+                conn.__dict__[f.name] = getattr(cfg, f.name)
         return conn
 
     def for_ikev2(self, remote_ip: str) -> list[Connection]:
@@ -156,6 +178,9 @@ class Connections:
         return self._for_version(1, remote_ip)
 
     def _for_version(self, version: int, remote_ip: str) -> list[Connection]:
+        same_for_all = self._any_address.get(version)
+        if same_for_all is not None:
+            return list(same_for_all)
         address = ipaddress.ip_address(remote_ip)
         return [c for c in self.all if c.version == version
                 and (not c.remote_addrs or any(address in net for net in c.remote_addrs))]

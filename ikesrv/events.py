@@ -87,6 +87,20 @@ class MessageCounted:
     exchange: str
 
 
+_COUNTED: dict[tuple, MessageCounted] = {}
+
+
+def counted(direction: str, version: int, exchange: str) -> MessageCounted:
+    """The MessageCounted event with these labels: one shared instance per label set
+    (events are immutable, and one is emitted for every datagram in and out; the labels
+    are bounded, so is this table)."""
+    key = (direction, version, exchange)
+    e = _COUNTED.get(key)
+    if e is None:
+        e = _COUNTED[key] = MessageCounted(direction, version, exchange)
+    return e
+
+
 @dataclass(frozen=True, slots=True)
 class InvalidMessage:
     """A message was rejected or dropped; ``reason`` is bounded (errors.*.metric_reason)."""

@@ -30,6 +30,7 @@ and ikesrv.errors only.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import unicodedata
 from dataclasses import dataclass, field
@@ -373,8 +374,13 @@ def _split_mailbox(data: bytes) -> tuple[bytes, bytes | None]:
     return (local, domain) if at else (data, None)
 
 
+# one scan in C instead of a generator per octet: identities are parsed for every SA
+_PLAIN_TEXT = re.compile(rb"[\x21-\x5b\x5d-\x7e]*")  # printable ASCII but the backslash
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
 def _text_key(data: bytes) -> str:
-    if all(0x21 <= b <= 0x7E for b in data) and b"\\" not in data:
+    if _PLAIN_TEXT.fullmatch(data):
         return ":" + data.decode("ascii")
     return "#" + data.hex()  # not plain text: the hex form keeps the key injective
 
@@ -418,7 +424,7 @@ class Identity:
             if not data:
                 raise ValueError(f"empty {id_type.name}")
             # RFC 7296 §3.5: "MUST NOT contain any terminators (e.g., NULL, CR, etc.)".
-            if any(b < 0x20 or b == 0x7F for b in data):
+            if _CONTROL.search(data):
                 raise ValueError(f"{id_type.name} contains control characters")
             if id_type is IdType.ID_FQDN:
                 return "fqdn" + _text_key(data.lower())  # bytes.lower() folds ASCII only

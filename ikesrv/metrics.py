@@ -122,39 +122,52 @@ class Metrics:
         for d in ("in", "out"):
             self.child_bytes.labels(d)
 
-    def observe(self, e) -> None:
-        """Account one core event."""
+    def observe(self, e, n: int = 1) -> None:
+        """Account one core event, or ``n`` equal ones (ikesrv.metrics_batch)."""
         t = type(e)
         if t is ev.MessageCounted:
-            self.messages.labels(e.direction, str(e.version), e.exchange, self.worker).inc()
+            self.messages.labels(e.direction, str(e.version), e.exchange, self.worker).inc(n)
         elif t is ev.IkeSaStateChanged:
             v = str(e.version)
             if e.old is not None:
-                self.ike_sas.labels(v, e.old, self.worker).dec()
+                self.ike_sas.labels(v, e.old, self.worker).dec(n)
             if e.new is not None:
-                self.ike_sas.labels(v, e.new, self.worker).inc()
+                self.ike_sas.labels(v, e.new, self.worker).inc(n)
         elif t is ev.IkeSaEstablished:
             v = str(e.version)
-            self.established.labels(v, e.auth).inc()
-            self.suites.labels(v, e.suite).inc()
-            self.handshake.labels(v).observe(e.duration)
+            self.established.labels(v, e.auth).inc(n)
+            self.suites.labels(v, e.suite).inc(n)
+            for _ in range(n):
+                self.handshake.labels(v).observe(e.duration)
         elif t is ev.IkeSaFailed:
-            self.failed.labels(str(e.version), e.reason).inc()
+            self.failed.labels(str(e.version), e.reason).inc(n)
         elif t is ev.ChildSaChanged:
-            self.child_sas.labels(str(e.version), self.worker).inc(e.delta)
+            self.child_sas.labels(str(e.version), self.worker).inc(e.delta * n)
         elif t is ev.Rekeyed:
-            self.rekeys.labels(e.kind, e.result).inc()
+            self.rekeys.labels(e.kind, e.result).inc(n)
         elif t is ev.DpdResult:
-            self.dpd.labels(e.result).inc()
+            self.dpd.labels(e.result).inc(n)
         elif t is ev.AuthAttempt:
-            self.auth.labels(e.method, e.result).inc()
+            self.auth.labels(e.method, e.result).inc(n)
         elif t is ev.InvalidMessage:
-            self.invalid.labels(e.reason).inc()
+            self.invalid.labels(e.reason).inc(n)
         elif t is ev.CookieSent:
-            self.cookies.inc()
+            self.cookies.inc(n)
         elif t is ev.PoolUsage:
             self.pool.labels(e.pool, "used").set(e.used)
             self.pool.labels(e.pool, "free").set(e.free)
+
+    def established_sas(self, version: int, auth: str, suite: str, n: int) -> None:
+        """``n`` IKE SAs established (ikesrv.metrics_batch; their durations go to
+        ``handshakes``)."""
+        v = str(version)
+        self.established.labels(v, auth).inc(n)
+        self.suites.labels(v, suite).inc(n)
+
+    def handshakes(self, version: int, durations: list[float]) -> None:
+        child = self.handshake.labels(str(version))
+        for seconds in durations:
+            child.observe(seconds)
 
     def ldap_request(self, operation: str, seconds: float, ok: bool) -> None:
         self.ldap.labels(operation).observe(seconds)

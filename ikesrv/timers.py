@@ -27,6 +27,9 @@ class Timers:
 
     def set(self, owner: object, deadline: float) -> None:
         """Give ``owner`` this deadline, replacing any earlier one."""
+        current = self._current.get(owner)
+        if current is not None and current[0] == deadline:
+            return  # the SAs reschedule after every message: mostly to the same time
         seq = next(self._seq)
         self._current[owner] = (deadline, seq)
         heapq.heappush(self._heap, (deadline, seq, owner))

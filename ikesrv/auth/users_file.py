@@ -88,12 +88,21 @@ class UsersFileBackend:
     # ------------------------------------------------------------------ checks ------
 
     async def check(self, request: AuthRequest) -> AuthResult:
-        if request.method != PASSWORD:
-            return self.check_sync(request)  # lookups only: microseconds
+        if request.method != PASSWORD or not self._needs_scrypt(request.username):
+            # lookups and constant-time compares: microseconds, less than the hop to a
+            # thread and back (an unknown user still costs the decoy scrypt, in the pool)
+            return self.check_sync(request)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="ikesrv-users")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.check_sync, request)
+
+    def _needs_scrypt(self, name: str) -> bool:
+        """Whether a "password" check of ``name`` runs scrypt (a hashed password, or the
+        decoy for a user the file does not have)."""
+        self._reload()
+        entry = self._users.get(name)
+        return entry is None or entry.password_hash is not None
 
     def check_sync(self, request: AuthRequest) -> AuthResult:
         """Answer one request (blocking for "password": scrypt)."""

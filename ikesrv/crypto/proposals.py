@@ -322,6 +322,9 @@ def _check_context(tok: T.Token, protocol: int, version: int, where: str) -> Non
 # --------------------------------------------------------------------------------------
 
 
+_SELECTED_NAMES: dict[tuple, str] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class SelectedProposal:
     """The algorithms chosen from one peer proposal, with its number and SPI."""
@@ -366,16 +369,23 @@ class SelectedProposal:
     @property
     def name(self) -> str:
         """strongSwan-style summary, e.g. ``aes256gcm16-prfsha384-ecp384``."""
-        parts = [self._name(ENCR, self.encr)]
-        if self.integ:
-            parts.append(self._name(INTEG, self.integ))
-        if self.prf:
-            parts.append(self._name(PRF, self.prf))
-        if self.dh:
-            parts.append(self._name(DH, self.dh))
-        if self.esn is not None:
-            parts.append(self._name(ESN, self.esn))
-        return "-".join(parts)
+        key = (self.encr, self.encr_key_len, self.integ, self.prf, self.dh, self.esn)
+        name = _SELECTED_NAMES.get(key)
+        if name is None:
+            parts = [self._name(ENCR, self.encr)]
+            if self.integ:
+                parts.append(self._name(INTEG, self.integ))
+            if self.prf:
+                parts.append(self._name(PRF, self.prf))
+            if self.dh:
+                parts.append(self._name(DH, self.dh))
+            if self.esn is not None:
+                parts.append(self._name(ESN, self.esn))
+            name = "-".join(parts)
+            # asked for every SA; the keys are combinations of our own configured
+            # algorithms (a selection never holds anything else), so the cache is bounded
+            _SELECTED_NAMES[key] = name
+        return name
 
     def describe(self) -> str:
         """The same as ``name``: for logs and ``ikesrv status``."""

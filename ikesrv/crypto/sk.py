@@ -72,13 +72,15 @@ class CbcChain:
     partial state between messages. Not thread-safe: one per SA direction and worker.
     """
 
-    __slots__ = ("block_size", "_enc", "_dec", "_enc_chain", "_dec_chain")
+    __slots__ = ("block_size", "_algorithm", "_enc", "_dec", "_enc_chain", "_dec_chain")
 
     def __init__(self, algorithm: algorithms.AES | TripleDES):
         self.block_size = bs = algorithm.block_size // 8
         zero = bytes(bs)
-        self._enc = Cipher(algorithm, modes.CBC(zero)).encryptor()
-        self._dec = Cipher(algorithm, modes.CBC(zero)).decryptor()
+        self._algorithm = algorithm
+        # each context is made at its first use: an SA direction only ever encrypts
+        # (our SK payloads) or only decrypts (the peer's), so one of the two never is
+        self._enc = self._dec = None
         self._enc_chain = zero  # last ciphertext block the encryptor produced
         self._dec_chain = zero  # last ciphertext block the decryptor consumed
 
@@ -86,14 +88,20 @@ class CbcChain:
         """CBC-encrypt ``data`` (a non-empty multiple of the block size) under ``iv``."""
         bs = self.block_size
         first = _xor(_xor(data[:bs], iv), self._enc_chain)
-        out = self._enc.update(first + data[bs:])
+        enc = self._enc
+        if enc is None:
+            enc = self._enc = Cipher(self._algorithm, modes.CBC(bytes(bs))).encryptor()
+        out = enc.update(first + data[bs:])
         self._enc_chain = out[-bs:]
         return out
 
     def decrypt(self, iv: bytes, data: bytes) -> bytes:
         """CBC-decrypt ``data`` (a non-empty multiple of the block size) under ``iv``."""
         bs = self.block_size
-        out = self._dec.update(data)
+        dec = self._dec
+        if dec is None:
+            dec = self._dec = Cipher(self._algorithm, modes.CBC(bytes(bs))).decryptor()
+        out = dec.update(data)
         first = _xor(_xor(out[:bs], self._dec_chain), iv)
         self._dec_chain = data[-bs:]
         return first + out[bs:]

@@ -148,13 +148,26 @@ def suite_name(sel) -> str:
     return "-".join(parts)
 
 
+SUITE_LABELS_KEPT = 64  # per connection: the answers remembered (the key holds peer values)
+
+
 def suite_label(conn, sel) -> str:
-    """The configured proposal string that accepted the suite (a bounded metric label)."""
-    wire = [sel.to_wire()]
-    for text, spec in zip(conn.proposal_strings, conn.ike_proposals):
-        if proposals.select_v1_phase1([spec], wire) is not None:
-            return text
-    return "other"
+    """The configured proposal string that accepted the suite (a bounded metric label);
+    asked once per SA, so remembered per connection and suite."""
+    key = (sel.encr, sel.encr_key_len, sel.hash, sel.dh, sel.auth_method, sel.life_seconds,
+           sel.life_kilobytes)
+    cache = conn.__dict__.setdefault("_v1_suite_labels", {})
+    label = cache.get(key)
+    if label is None:
+        wire = [sel.to_wire()]
+        label = "other"
+        for text, spec in zip(conn.proposal_strings, conn.ike_proposals):
+            if proposals.select_v1_phase1([spec], wire) is not None:
+                label = text
+                break
+        if len(cache) < SUITE_LABELS_KEPT:
+            cache[key] = label
+    return label
 
 
 def adopt(sa: IsakmpSa, conn, sel) -> None:
@@ -402,10 +415,11 @@ def establish(resp, sa: IsakmpSa, now: float) -> None:
     if conn.pools and sa.vip is None and not sa.cfg_done:
         sa.cfg_push_at = now + CFG_PUSH_WAIT
     ctx.emit(ev.IkeSaEstablished(1, sa.auth_label, sa.suite_label, now - sa.created_at))
-    log.info("ISAKMP SA %s established with '%s'%s at %s:%d (%s, %s)%s", sa.spi_i.hex(),
-             sa.peer_id, f" (XAuth user {printable(sa.xauth_user)})" if sa.xauth_user else "",
-             *sa.remote, conn.name, sa.suite,
-             f", virtual IP {sa.vip}" if sa.vip is not None else "")
+    if log.isEnabledFor(logging.INFO):
+        log.info("ISAKMP SA %s established with '%s'%s at %s:%d (%s, %s)%s", sa.spi_i.hex(),
+                 sa.peer_id, f" (XAuth user {printable(sa.xauth_user)})" if sa.xauth_user else "",
+                 *sa.remote, conn.name, sa.suite,
+                 f", virtual IP {sa.vip}" if sa.vip is not None else "")
     resp.reschedule(sa)
 
 

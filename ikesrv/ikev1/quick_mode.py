@@ -165,9 +165,10 @@ def install(resp, sa: IsakmpSa, child: ChildSa, rekey_of: ChildSa | None, now: f
                 ctx.emit(ev.Rekeyed("child", "ok"))
                 log.info("IPsec SA %08x_i with '%s' rekeyed to %08x_i", rekey_of.spi_in,
                          sa.peer_id, child.spi_in)
-            log.info("IPsec SA %08x_i %08x_o with '%s' installed: %s === %s (%s)",
-                     child.spi_in, child.spi_out, sa.peer_id, _text(child.spec.ts_local),
-                     _text(child.spec.ts_remote), child.suite)
+            if log.isEnabledFor(logging.INFO):  # the selectors' text costs: only if shown
+                log.info("IPsec SA %08x_i %08x_o with '%s' installed: %s === %s (%s)",
+                         child.spi_in, child.spi_out, sa.peer_id, _text(child.spec.ts_local),
+                         _text(child.spec.ts_remote), child.suite)
         else:
             log.warning("IPsec SA %08x_i with '%s' could not be installed: %s",
                         child.spi_in, sa.peer_id, result.reason)

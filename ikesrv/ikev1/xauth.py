@@ -82,7 +82,9 @@ def _reply(resp, sa: IsakmpSa, attr, now: float) -> None:
             _failed(resp, sa, now)
             return
         ctx.emit(ev.AuthAttempt("xauth", "success"))
-        log.info("ISAKMP SA %s: XAuth login of %s succeeded", sa.spi_i.hex(), printable(name))
+        if log.isEnabledFor(logging.INFO):
+            log.info("ISAKMP SA %s: XAuth login of %s succeeded", sa.spi_i.hex(),
+                     printable(name))
         sa.xauth_user = name
         sa.peer_identity_key = name.lower()
         sa.auth_label = "xauth"

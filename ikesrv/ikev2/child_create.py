@@ -140,9 +140,10 @@ def install(resp, sa: IkeSa, plan: ChildPlan, done) -> int:
         if result.ok:
             child.state = ChildSaState.INSTALLED
             ctx.emit(ev.ChildSaChanged(2, +1))
-            log.info("CHILD SA %08x_i %08x_o with '%s' installed: %s === %s (%s)",
-                     child.spi_in, child.spi_out, sa.peer_id,
-                     _ts_text(child.spec.ts_local), _ts_text(child.spec.ts_remote), child.suite)
+            if log.isEnabledFor(logging.INFO):  # the selectors' text costs: only if shown
+                log.info("CHILD SA %08x_i %08x_o with '%s' installed: %s === %s (%s)",
+                         child.spi_in, child.spi_out, sa.peer_id, _ts_text(child.spec.ts_local),
+                         _ts_text(child.spec.ts_remote), child.suite)
         else:
             log.warning("CHILD SA %08x_i with '%s' could not be installed: %s",
                         child.spi_in, sa.peer_id, result.reason)

@@ -224,9 +224,10 @@ def _establish(resp, sa: IkeSa, now: float) -> None:
         sa.rekey_at = now + conn.ike_lifetime - jitter
         sa.expire_at = now + conn.ike_lifetime * 1.1
     ctx.emit(ev.IkeSaEstablished(2, sa.auth_method, sa.suite_label, now - sa.created_at))
-    log.info("IKE SA %s established with '%s' at %s:%d (%s, %s)%s", sa.spi_i.hex(), sa.peer_id,
-             *sa.remote, sa.connection.name, sa.suite,
-             f", virtual IP {sa.vip}" if sa.vip is not None else "")
+    if log.isEnabledFor(logging.INFO):
+        log.info("IKE SA %s established with '%s' at %s:%d (%s, %s)%s", sa.spi_i.hex(),
+                 sa.peer_id, *sa.remote, sa.connection.name, sa.suite,
+                 f", virtual IP {sa.vip}" if sa.vip is not None else "")
 
 
 def _apply_uniqueness(resp, sa: IkeSa, first: Payloads, now: float) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger("ikesrv.ikev2")
 
 ZERO_SPI = bytes(8)
 NONCE_LEN = 32  # RFC 7296 §2.10: at least half the PRF key size, at least 128 bits
+_OUR_HASH_ALGORITHMS = signature_hash_algorithms_data()  # what we verify (RFC 7427): fixed
 
 
 def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
@@ -83,8 +84,8 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
     candidates = ctx.connections.for_ikev2(remote[0])
     ke = p.first(PayloadType.KE)
     offered = p.first(PayloadType.SA).proposals
-    selected, conn = None, None
-    for conn in candidates:
+    selected, conn, index = None, None, 0
+    for index, conn in enumerate(candidates):
         selected = proposals.select_ike(conn.ike_proposals, offered, prefer_dh=ke.group)
         if selected is not None:
             break
@@ -116,9 +117,12 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
     spi_r = ctx.new_ike_spi(lambda spi: spi in resp.sas)
     sa = IkeSa(spi_i=msg.spi_i, spi_r=spi_r, local=local, remote=remote, created_at=now)
     sa.natt = local[1] == ctx.natt_port
-    sa.candidates = tuple(c for c in candidates
-                          if proposals.select_ike(c.ike_proposals, [selected.to_wire()],
-                                                  prefer_dh=selected.dh) is not None)
+    # the connections that accept the suite chosen: ``conn``, and among those after it
+    # the ones that do (those before it accept nothing of the offer, so not this part)
+    chosen = [selected.to_wire()]
+    sa.candidates = (conn,) + tuple(
+        c for c in candidates[index + 1:]
+        if proposals.select_ike(c.ike_proposals, chosen, prefer_dh=selected.dh) is not None)
     sa.proposal = selected
     sa.suite = selected.describe()
     sa.suite_label = conn.suite_label(selected)
@@ -152,7 +156,7 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
     if sa.fragmentation:
         out.append(notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
     if p.has_notify(NotifyType.SIGNATURE_HASH_ALGORITHMS):
-        out.append(notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, signature_hash_algorithms_data()))
+        out.append(notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, _OUR_HASH_ALGORITHMS))
 
     response = w.encode_message(w.Message(
         spi_i=msg.spi_i, spi_r=spi_r, exchange=ExchangeType.IKE_SA_INIT,
@@ -168,8 +172,9 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
     ctx.emit(ev.IkeSaStateChanged(2, None, ev.HALF_OPEN))
     resp.send_unprotected(response, local, remote, "IKE_SA_INIT")
     resp.reschedule(sa)
-    log.debug("IKE_SA_INIT from %s:%d: %s, SPIs %s_i %s_r%s", *remote, sa.suite,
-              msg.spi_i.hex(), spi_r.hex(), " (NAT)" if sa.remote_behind_nat else "")
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("IKE_SA_INIT from %s:%d: %s, SPIs %s_i %s_r%s", *remote, sa.suite,
+                  msg.spi_i.hex(), spi_r.hex(), " (NAT)" if sa.remote_behind_nat else "")
 
 
 def derive_keys(sa: IkeSa, selected, shared: bytes, *, old_sk_d: bytes | None = None,
@@ -193,9 +198,20 @@ def derive_keys(sa: IkeSa, selected, shared: bytes, *, old_sk_d: bytes | None = 
         sa.cipher_in, sa.cipher_out = initiator, responder
 
 
+_HASH_ALGORITHMS: dict[bytes, frozenset] = {}  # notify data -> parsed, a few kinds of peer
+_HASH_ALGORITHMS_KEPT = 32
+
+
 def _peer_hash_algorithms(p: Payloads) -> frozenset:
     n = p.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
-    return parse_signature_hash_algorithms(n.data) if n is not None else frozenset()
+    if n is None:
+        return frozenset()
+    found = _HASH_ALGORITHMS.get(n.data)
+    if found is None:
+        found = parse_signature_hash_algorithms(n.data)
+        if len(_HASH_ALGORITHMS) < _HASH_ALGORITHMS_KEPT:  # bounded: peers choose the data
+            _HASH_ALGORITHMS[n.data] = found
+    return found
 
 
 def _stateless(resp, msg, local, remote, payloads: list) -> None:

@@ -20,6 +20,7 @@ from .ike_sa import IkeSa, Reassembly
 FRAGMENT_IP_SIZE = 1280
 MAX_FRAGMENTS = 32  # RFC 7383 §2.6: bound what a peer can make us keep
 MAX_REASSEMBLED = 64 * 1024
+_INITIATOR, _RESPONSE = int(HeaderFlag.INITIATOR), int(HeaderFlag.RESPONSE)  # no enum ops
 
 
 class Payloads:
@@ -70,8 +71,7 @@ def seal(sa: IkeSa, exchange: int, is_response: bool, message_id: int, payloads:
          rng) -> list[bytes]:
     """The datagrams of one encrypted message (one, or RFC 7383 fragments)."""
     first, plain = w.encode_payloads(payloads)
-    flags = (HeaderFlag.INITIATOR if sa.we_initiated else 0) | (
-        HeaderFlag.RESPONSE if is_response else 0)
+    flags = (_INITIATOR if sa.we_initiated else 0) | (_RESPONSE if is_response else 0)
     cipher = sa.cipher_out
     limit = max_ike_size(sa)
     header = w.encode_header(sa.spi_i, sa.spi_r, PayloadType.SK, exchange, flags, message_id, 0)

@@ -39,6 +39,16 @@ OPAQUE_PORTS = (65535, 0)  # RFC 4301 §4.4.1.1 OPAQUE, RFC 7296 §3.13.1
 #: real clients send one or two per family.
 MAX_SELECTORS = 16
 
+#: Results remembered per process for the conversions and the narrowing that every road
+#: warrior repeats with the same inputs (its TS or ID payloads, the connection's
+#: local_ts): each costs some ipaddress objects and comparisons, ~5-15 µs, per SA. The
+#: inputs come from peers, so each memo stops growing at this size (what is in it stays
+#: right; what is not is computed as before).
+MEMO_SIZE = 512
+_from_wire_memo: dict[tuple, Spec | None] = {}
+_from_v1_id_memo: dict[tuple, Spec] = {}
+_narrow_memo: dict[tuple, tuple] = {}
+
 #: Protocol names accepted by ``parse_spec`` (as strongSwan and /etc/protocols name them).
 PROTOCOLS = {
     "any": 0,
@@ -60,7 +70,9 @@ PROTOCOLS = {
 def host_spec(address: str | IpAddress, ip_protocol: int = 0,
               start_port: int = 0, end_port: int = 65535) -> Spec:
     """A selector for one address (a virtual IP, a peer without Quick Mode IDs)."""
-    addr = ipaddress.ip_address(address)
+    # ip_address() of an address object would format and parse it again
+    addr = address if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)) \
+        else ipaddress.ip_address(address)
     return Spec(addr, addr, ip_protocol, start_port, end_port)
 
 
@@ -254,8 +266,15 @@ def responder_ts_i(proposed_ts_i: Sequence[Spec],
 
 
 def responder_ts_r(proposed_ts_r: Sequence[Spec], local_ts: Sequence[Spec]) -> list[Spec]:
-    """TSr of our answer: the client's destinations narrowed to ``local_ts``."""
-    return narrow(proposed_ts_r, local_ts)
+    """TSr of our answer: the client's destinations narrowed to ``local_ts`` (the same
+    question for every client of a connection: remembered, see MEMO_SIZE)."""
+    key = (tuple(proposed_ts_r), tuple(local_ts))
+    found = _narrow_memo.get(key)
+    if found is None:
+        found = tuple(narrow(proposed_ts_r, local_ts))  # TsUnacceptable: not remembered
+        if len(_narrow_memo) < MEMO_SIZE:
+            _narrow_memo[key] = found
+    return list(found)
 
 
 def matching_families(ts_i: Sequence[Spec],
@@ -329,6 +348,21 @@ def rekey_proposal(ts_local: Sequence[Spec],
 
 
 def from_wire(ts: Any) -> Spec | None:
+    """A wire TrafficSelector as a spec; None for one we cannot use (see _from_wire)."""
+    if ts.ts_type != TsType.TS_IPV4_ADDR_RANGE and ts.ts_type != TsType.TS_IPV6_ADDR_RANGE:
+        return None
+    key = (ts.ts_type, ts.ip_protocol, ts.start_port, ts.end_port, ts.start_addr, ts.end_addr)
+    try:
+        return _from_wire_memo[key]
+    except KeyError:
+        pass
+    spec = _from_wire(ts)  # MalformedMessage: not remembered
+    if len(_from_wire_memo) < MEMO_SIZE:
+        _from_wire_memo[key] = spec
+    return spec
+
+
+def _from_wire(ts: Any) -> Spec | None:
     """A wire TrafficSelector as a spec; None for one we cannot use.
 
     Unusable (skipped, not an error: §2.9 lets the responder narrow them away): types
@@ -396,6 +430,17 @@ _V1_ADDR_LEN = {
 
 
 def from_v1_id(id_type: int, protocol_id: int, port: int, data: bytes) -> Spec:
+    """A Quick Mode ID payload as a selector (see _from_v1_id), remembered (MEMO_SIZE)."""
+    key = (id_type, protocol_id, port, data)
+    found = _from_v1_id_memo.get(key)
+    if found is None:
+        found = _from_v1_id(id_type, protocol_id, port, data)  # errors: not remembered
+        if len(_from_v1_id_memo) < MEMO_SIZE:
+            _from_v1_id_memo[key] = found
+    return found
+
+
+def _from_v1_id(id_type: int, protocol_id: int, port: int, data: bytes) -> Spec:
     """A Quick Mode ID payload (IDci/IDcr) as a selector (RFC 2407 §4.6.2, RFC 2409 §5.5).
 
     ID_IPV4/IPV6_ADDR, _ADDR_SUBNET (address, mask; host bits are cleared) and

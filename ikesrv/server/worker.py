@@ -30,6 +30,7 @@ from ..actions import (
 from ..config import Config, load
 from ..core import Core
 from ..errors import ConfigError
+from ..metrics_batch import MetricsBatch
 from ..net.transport import Transport
 
 log = logging.getLogger("ikesrv.worker")
@@ -41,6 +42,9 @@ EVENT_TYPES = (
 )
 BYTES_POLL_INTERVAL = 10.0  # seconds between reads of the kernel's SA byte counters
 CORE_BUG_LINES, CORE_BUG_PERIOD = 5, 60.0  # tracebacks logged per period, at most
+# Events wait this long to reach the metrics in one batch (ikesrv.metrics_batch): one
+# update per series instead of one per event; /metrics lags by at most this much.
+METRICS_FLUSH_DELAY = 0.05
 
 
 class Worker:
@@ -65,6 +69,8 @@ class Worker:
         self._bytes_seen: dict[str, int] = {}
         self._bugs_since, self._bugs_logged, self._bugs_hidden = 0.0, 0, 0
         self._bytes_timer: asyncio.TimerHandle | None = None
+        self._batch = MetricsBatch()
+        self._metrics_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ life --------
 
@@ -93,12 +99,21 @@ class Worker:
         if self._bytes_timer is not None:
             self._bytes_timer.cancel()
         self._poll_child_bytes(again=False)  # the removed SAs' last bytes count too
+        self.flush_metrics()
         self.kernel.stop(remove_all=True)
         if self.users is not None:
             self.users.close()  # its thread pool and directory connections
         if self._timer is not None:
             self._timer.cancel()
         self.stopped.set()
+
+    def flush_metrics(self) -> None:
+        """Hand the events gathered since the last flush to the metrics."""
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
+            self._metrics_timer = None
+        if self.metrics is not None and self._batch:
+            self._batch.flush(self.metrics)
 
     def _poll_child_bytes(self, again: bool = True) -> None:
         """ikesrv_child_sa_bytes_total follows the kernel backend's byte counters (totals
@@ -180,7 +195,7 @@ class Worker:
     def _flush(self) -> None:
         core = self.core
         transport = self.transport
-        metrics = self.metrics
+        batch = self._batch if self.metrics is not None else None
         events = self._events
         while True:
             actions = core.actions()
@@ -191,8 +206,8 @@ class Worker:
                 if t is SendDatagram:
                     transport.send(a.local, a.remote, a.data)
                 elif t in events:
-                    if metrics is not None:
-                        metrics.observe(a)
+                    if batch is not None:
+                        batch.add(a)
                 elif t is InstallChildSa:
                     result = self.kernel.install(a.spec)
                     core.kernel_completed(a.request_id, result, time.time())
@@ -205,6 +220,8 @@ class Worker:
                 elif t is IdentityClaimed:
                     if self.on_identity_claimed is not None:
                         self.on_identity_claimed(a)
+        if batch and self._metrics_timer is None and self.loop is not None:
+            self._metrics_timer = self.loop.call_later(METRICS_FLUSH_DELAY, self.flush_metrics)
         self._arm_timer()
 
     def _start_auth(self, request: AuthRequest) -> None:

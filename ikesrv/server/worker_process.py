@@ -19,6 +19,7 @@ import logging
 import os
 import time
 
+from .. import gc_policy
 from ..config import Config
 from ..net.transport import IkeSocket, Transport
 from .channel import Channel
@@ -121,6 +122,7 @@ async def serve(config: Config, groups, index: int, count: int, channel_sock,
                     worker_index=index, worker_count=count)
     channel = await Channel.open(channel_sock)
     link = WorkerLink(worker, channel)
+    gc_policy.tune()  # config, credentials and modules are loaded: see ikesrv.gc_policy
     run = asyncio.create_task(worker.run())
     await asyncio.sleep(0)  # run() has registered the sockets and signal handlers
     if run.done():

@@ -61,7 +61,21 @@ SAMPLE = re.compile(r"^(ikesrv_[a-z_]+)(?:\{(.*)\})? (\S+)$")
 
 
 def scrape(ns) -> dict[tuple, float]:
-    """/metrics as {(name, (label, value), ...): value}."""
+    """/metrics as {(name, (label, value), ...): value}, once it has settled: workers hand
+    their counts to the metrics files at most METRICS_FLUSH_DELAY after the events, so
+    two reads that far apart agree once every event so far is in."""
+    from ikesrv.server.worker import METRICS_FLUSH_DELAY
+    reads = [_scrape_once(ns)]
+
+    def settled() -> bool:
+        reads.append(_scrape_once(ns))
+        return reads[-1] == reads[-2]
+    wait_until(settled, timeout=10, what="/metrics to settle",
+               interval=2 * METRICS_FLUSH_DELAY)
+    return reads[-1]
+
+
+def _scrape_once(ns) -> dict[tuple, float]:
     status, body = http_get(ns, f"http://{METRICS}/metrics")
     assert status == 200
     out = {}
