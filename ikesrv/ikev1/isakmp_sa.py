@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..ikev2.ike_sa import ChildSa
+from ..sa_status import describe_sa
 
 if TYPE_CHECKING:
     from ..actions import Addr
@@ -232,32 +233,5 @@ class IsakmpSa:
 
         ``eap_identity`` holds the user name of the second authentication (XAuth here).
         """
-        return {
-            "version": 1,
-            "spi_i": self.spi_i.hex(),
-            "spi_r": self.spi_r.hex(),
-            "state": STATUS_NAMES[self.state],
-            "remote": f"{self.remote[0]}:{self.remote[1]}",
-            "local": f"{self.local[0]}:{self.local[1]}",
-            "nat": self.remote_behind_nat or self.local_behind_nat,
-            "connection": getattr(self.connection, "name", None),
-            "identity": str(self.peer_id) if self.peer_id is not None else None,
-            "eap_identity": self.xauth_user,
-            "auth": self.auth_label or None,
-            "virtual_ip": str(self.vip) if self.vip is not None else None,
-            "algorithms": self.suite,
-            "age": round(now - self.created_at, 3),
-            "child_sas": [
-                {
-                    "spi_in": f"{c.spi_in:08x}",
-                    "spi_out": f"{c.spi_out:08x}",
-                    "state": c.state.value,
-                    "algorithms": c.suite,
-                    "local_ts": [str(t) for t in c.spec.ts_local],
-                    "remote_ts": [str(t) for t in c.spec.ts_remote],
-                    "mode": c.spec.mode,
-                    "age": round(now - c.created_at, 3),
-                }
-                for c in self.children.values()
-            ],
-        }
+        return describe_sa(self, version=1, state=STATUS_NAMES[self.state],
+                           second_identity=self.xauth_user, auth=self.auth_label, now=now)

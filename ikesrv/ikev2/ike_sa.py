@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..sa_status import describe_sa
+
 if TYPE_CHECKING:
     from ..actions import Addr, ChildSaSpec
 
@@ -186,32 +188,5 @@ class IkeSa:
 
     def describe(self, now: float) -> dict:
         """What ``ikesrv status`` shows of this SA (no secrets)."""
-        return {
-            "version": 2,
-            "spi_i": self.spi_i.hex(),
-            "spi_r": self.spi_r.hex(),
-            "state": self.state.value,
-            "remote": f"{self.remote[0]}:{self.remote[1]}",
-            "local": f"{self.local[0]}:{self.local[1]}",
-            "nat": self.remote_behind_nat or self.local_behind_nat,
-            "connection": getattr(self.connection, "name", None),
-            "identity": str(self.peer_id) if self.peer_id is not None else None,
-            "eap_identity": self.eap_identity,
-            "auth": self.auth_method or None,
-            "virtual_ip": str(self.vip) if self.vip is not None else None,
-            "algorithms": self.suite,
-            "age": round(now - self.created_at, 3),
-            "child_sas": [
-                {
-                    "spi_in": f"{c.spi_in:08x}",
-                    "spi_out": f"{c.spi_out:08x}",
-                    "state": c.state.value,
-                    "algorithms": c.suite,
-                    "local_ts": [str(t) for t in c.spec.ts_local],
-                    "remote_ts": [str(t) for t in c.spec.ts_remote],
-                    "mode": c.spec.mode,
-                    "age": round(now - c.created_at, 3),
-                }
-                for c in self.children.values()
-            ],
-        }
+        return describe_sa(self, version=2, state=self.state.value,
+                           second_identity=self.eap_identity, auth=self.auth_method, now=now)
