@@ -36,6 +36,7 @@ CONFIG = f"""
 [server]
 addresses = ["{GW_ADDR}"]
 shutdown_timeout = "2s"
+cookie_threshold_per_ip = 1000  # every test client shares one address
 log_level = "{{level}}"
 [metrics]
 listen = "{METRICS}"
