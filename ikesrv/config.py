@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .auth import ldap_wire
 from .errors import ConfigError
 
 __all__ = [
@@ -869,6 +870,18 @@ class _Loader:
         elif not (user_filter.startswith("(") and user_filter.endswith(")")):
             self.error(f"{p}.user_filter", "must be an LDAP filter in parentheses, e.g. "
                        "\"(&(objectClass=inetOrgPerson)(uid={user}))\"")
+        else:
+            try:
+                # a stand-in as long as "{user}": positions in errors match the text
+                ldap_wire.encode_filter(user_filter.replace("{user}", "u" * 6))
+            except ldap_wire.FilterError as e:
+                self.error(f"{p}.user_filter", f"not an LDAP filter (RFC 4515): {e}")
+        member_attribute = self.get(t, p, "group_member_attribute", _as_str(), "member")
+        try:
+            ldap_wire.encode_filter(f"({member_attribute}=x)")
+        except ldap_wire.FilterError:
+            self.error(f"{p}.group_member_attribute",
+                       f"{member_attribute!r} is not an attribute name")
         ca_file = self.file(f"{p}.ca_file", t["ca_file"]) if "ca_file" in t else None
         bind_dn = self.get(t, p, "bind_dn", _as_str(), None)
         password_file, password = (None, None)
@@ -893,7 +906,7 @@ class _Loader:
             nt_hash_attribute=self.get(t, p, "nt_hash_attribute", optional, None),
             password_attribute=self.get(t, p, "password_attribute", optional, None),
             require_group=self.get(t, p, "require_group", optional, None),
-            group_member_attribute=self.get(t, p, "group_member_attribute", optional, "member"),
+            group_member_attribute=member_attribute,
             timeout=self.get(t, p, "timeout", _as_duration(False), 3.0),
             pool_size=self.get(t, p, "pool_size", _as_int(1, 256), 4),
         )

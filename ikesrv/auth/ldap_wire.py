@@ -1,0 +1,339 @@
+"""LDAP search on the wire: the SearchRequest a login sends and the answers it reads.
+
+Owns: turning an RFC 4515 filter string into its RFC 4511 BER encoding, encoding a whole
+SearchRequest message (RFC 4511 §4.5.1), splitting a byte stream into LDAPMessages and
+decoding the search answers (SearchResultEntry, SearchResultReference, SearchResultDone,
+and the Notice of Disconnection a server may send instead, §4.4.1).
+
+Why not ldap3 for this: building the request as pyasn1 objects and encoding them took
+two thirds of a login's CPU; a login's two searches are small and always the same
+shape. ldap3 still opens the connections (TLS, StartTLS, binds); these searches go
+over the socket it opened. The filter parser also checks ``user_filter`` at config time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# RFC 4511 §4.5.1: scope and derefAliases
+SCOPE_BASE_OBJECT = 0
+SCOPE_SINGLE_LEVEL = 1
+SCOPE_WHOLE_SUBTREE = 2
+DEREF_ALWAYS = 3
+
+# RFC 4511 §4.2 protocolOp tags (APPLICATION, constructed) of the answers a search gets
+_SEARCH_RESULT_ENTRY = 0x64
+_SEARCH_RESULT_DONE = 0x65
+_SEARCH_RESULT_REFERENCE = 0x73
+_EXTENDED_RESPONSE = 0x78
+_SEARCH_REQUEST = 0x63
+
+#: an answer larger than this is refused: a login needs a handful of short attributes
+MAX_MESSAGE = 1 << 20
+
+_ATTRIBUTE = re.compile(r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;[A-Za-z0-9-]+)*")
+_RULE = re.compile(r"[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*")
+
+
+class FilterError(ValueError):
+    """A filter string that is not RFC 4515."""
+
+
+class ProtocolError(ValueError):
+    """An answer that is not what RFC 4511 allows here."""
+
+
+# ------------------------------------------------------------------ BER encoding --
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(body),)) + body
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes((tag,)) + _length(len(value)) + value
+
+
+def _integer(tag: int, n: int) -> bytes:
+    # two's complement, minimal (X.690 §8.3); LDAP's integers here are never negative
+    return _tlv(tag, n.to_bytes(n.bit_length() // 8 + 1, "big"))
+
+
+# ------------------------------------------------------------------ filters -------
+
+
+def _value(text: str, where: int) -> bytes:
+    """An assertion value: UTF-8, with ``\\XX`` escapes (RFC 4515 §3)."""
+    if "\\" not in text:
+        if "(" in text or ")" in text or "\x00" in text:
+            raise FilterError(f"unescaped '(' , ')' or NUL in a value at {where}")
+        return text.encode("utf-8")
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            pair = text[i + 1:i + 3]
+            if len(pair) != 2 or not all(ch in "0123456789abcdefABCDEF" for ch in pair):
+                raise FilterError(f"'\\' not followed by two hex digits at {where + i}")
+            out.append(int(pair, 16))
+            i += 3
+            continue
+        if c in "()\x00":
+            raise FilterError(f"unescaped '(' , ')' or NUL in a value at {where + i}")
+        out += c.encode("utf-8")
+        i += 1
+    return bytes(out)
+
+
+def _attribute(text: str, where: int) -> bytes:
+    if not _ATTRIBUTE.fullmatch(text):
+        raise FilterError(f"{text!r} at {where} is not an attribute description")
+    return text.encode("ascii")
+
+
+def _item(text: str, where: int) -> bytes:
+    """simple / present / substring / extensible (RFC 4515 §3) → its Filter CHOICE."""
+    eq = text.find("=")
+    if eq < 1:
+        raise FilterError(f"no attribute and '=' in {text!r} at {where}")
+    before = text[eq - 1]
+    value_at = where + eq + 1
+    if before in "~><":
+        tag = {"~": 0xA8, ">": 0xA5, "<": 0xA6}[before]
+        return _tlv(tag, _tlv(0x04, _attribute(text[:eq - 1], where))
+                    + _tlv(0x04, _value(text[eq + 1:], value_at)))
+    if before == ":":
+        return _extensible(text[:eq - 1], text[eq + 1:], where, value_at)
+    attr = _attribute(text[:eq], where)
+    rest = text[eq + 1:]
+    if rest == "*":
+        return _tlv(0x87, attr)  # present [7]
+    if "*" not in rest:
+        return _tlv(0xA3, _tlv(0x04, attr) + _tlv(0x04, _value(rest, value_at)))
+    pieces = rest.split("*")  # an escaped '*' is \2a: every '*' here is a wildcard
+    parts = []
+    if pieces[0]:
+        parts.append(_tlv(0x80, _value(pieces[0], value_at)))  # initial [0]
+    for piece in pieces[1:-1]:
+        if not piece:
+            raise FilterError(f"'**' in a substring filter at {value_at}")
+        parts.append(_tlv(0x81, _value(piece, value_at)))  # any [1]
+    if pieces[-1]:
+        parts.append(_tlv(0x82, _value(pieces[-1], value_at)))  # final [2]
+    return _tlv(0xA4, _tlv(0x04, attr) + _tlv(0x30, b"".join(parts)))
+
+
+def _extensible(left: str, value: str, where: int, value_at: int) -> bytes:
+    """attr [":dn"] [":" rule] ":=" value, or [":dn"] ":" rule ":=" value."""
+    fields = left.split(":")
+    attr, options = fields[0], fields[1:]
+    dn = False
+    if options and options[0].lower() == "dn":
+        dn, options = True, options[1:]
+    if len(options) > 1 or (options and not _RULE.fullmatch(options[0])):
+        raise FilterError(f"malformed extensible match {left!r} at {where}")
+    rule = options[0] if options else None
+    if not attr and rule is None:
+        raise FilterError(f"an extensible match needs an attribute or a rule at {where}")
+    body = b""
+    if rule is not None:
+        body += _tlv(0x81, rule.encode("ascii"))  # matchingRule [1]
+    if attr:
+        body += _tlv(0x82, _attribute(attr, where))  # type [2]
+    body += _tlv(0x83, _value(value, value_at))  # matchValue [3]
+    if dn:
+        body += _tlv(0x84, b"\xff")  # dnAttributes [4], DEFAULT FALSE
+    return _tlv(0xA9, body)
+
+
+def _filter(text: str, i: int) -> tuple[bytes, int]:
+    if i >= len(text) or text[i] != "(":
+        raise FilterError(f"expected '(' at {i}")
+    i += 1
+    kind = text[i] if i < len(text) else ""
+    if kind in ("&", "|"):
+        i += 1
+        members = []
+        while i < len(text) and text[i] == "(":
+            member, i = _filter(text, i)
+            members.append(member)
+        if not members:
+            raise FilterError(f"'{kind}' with no filters at {i}")
+        encoded = _tlv(0xA0 if kind == "&" else 0xA1, b"".join(members))
+    elif kind == "!":
+        inner, i = _filter(text, i + 1)
+        encoded = _tlv(0xA2, inner)  # not [2] is explicit: Filter is a CHOICE
+    else:
+        end = text.find(")", i)  # a ')' in a value is escaped (\29): the first one ends it
+        if end < 0:
+            raise FilterError(f"no ')' after {i}")
+        encoded, i = _item(text[i:end], i), end
+    if i >= len(text) or text[i] != ")":
+        raise FilterError(f"expected ')' at {i}")
+    return encoded, i + 1
+
+
+def encode_filter(text: str) -> bytes:
+    """The BER encoding of an RFC 4515 filter string; FilterError says what is wrong."""
+    encoded, end = _filter(text, 0)
+    if end != len(text):
+        raise FilterError(f"characters after the filter at {end}")
+    return encoded
+
+
+# ------------------------------------------------------------------ requests ------
+
+
+def encode_search(message_id: int, base: str, scope: int, search_filter: str,
+                  attributes: list[str] | tuple[str, ...], size_limit: int = 0,
+                  time_limit: int = 0, deref: int = DEREF_ALWAYS) -> bytes:
+    """An LDAPMessage holding a SearchRequest (RFC 4511 §4.5.1), no controls."""
+    request = (_tlv(0x04, base.encode("utf-8"))
+               + _integer(0x0A, scope) + _integer(0x0A, deref)
+               + _integer(0x02, size_limit) + _integer(0x02, time_limit)
+               + b"\x01\x01\x00"  # typesOnly FALSE
+               + encode_filter(search_filter)
+               + _tlv(0x30, b"".join(_tlv(0x04, a.encode("utf-8")) for a in attributes)))
+    return _tlv(0x30, _integer(0x02, message_id) + _tlv(_SEARCH_REQUEST, request))
+
+
+# ------------------------------------------------------------------ answers -------
+
+
+def message_size(buffer: bytes | bytearray) -> int:
+    """The size of the first whole LDAPMessage in ``buffer``; 0 when more bytes are
+    needed to know; ProtocolError when it is no LDAPMessage or too large."""
+    if len(buffer) < 2:
+        return 0
+    if buffer[0] != 0x30:
+        raise ProtocolError(f"an answer starting with 0x{buffer[0]:02x}, not a SEQUENCE")
+    first = buffer[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4:
+        raise ProtocolError("an answer with an indefinite or oversized length")
+    if len(buffer) < 2 + count:
+        return 0
+    size = 2 + count + int.from_bytes(buffer[2:2 + count], "big")
+    if size > MAX_MESSAGE:
+        raise ProtocolError(f"an answer of {size} bytes (at most {MAX_MESSAGE})")
+    return size
+
+
+class _Reader:
+    __slots__ = ("data", "pos", "end")
+
+    def __init__(self, data: bytes, pos: int, end: int):
+        self.data, self.pos, self.end = data, pos, end
+
+    def more(self) -> bool:
+        return self.pos < self.end
+
+    def next(self, expect: int | None = None) -> tuple[int, int, int]:
+        """(tag, start, stop) of the next TLV; the reader moves past it."""
+        data, pos = self.data, self.pos
+        if pos + 2 > self.end:
+            raise ProtocolError(f"truncated at {pos}")
+        tag, first = data[pos], data[pos + 1]
+        pos += 2
+        if first < 0x80:
+            length = first
+        else:
+            count = first & 0x7F
+            if count == 0 or count > 4 or pos + count > self.end:
+                raise ProtocolError(f"bad length at {pos - 1}")
+            length = int.from_bytes(data[pos:pos + count], "big")
+            pos += count
+        stop = pos + length
+        if stop > self.end:
+            raise ProtocolError(f"a value running past its container at {pos}")
+        if expect is not None and tag != expect:
+            raise ProtocolError(f"tag 0x{tag:02x} at {self.pos}, expected 0x{expect:02x}")
+        self.pos = stop
+        return tag, pos, stop
+
+    def inner(self, expect: int) -> _Reader:
+        _, start, stop = self.next(expect)
+        return _Reader(self.data, start, stop)
+
+    def octets(self, expect: int = 0x04) -> bytes:
+        _, start, stop = self.next(expect)
+        return self.data[start:stop]
+
+    def integer(self, expect: int) -> int:
+        _, start, stop = self.next(expect)
+        if start == stop or stop - start > 8:
+            raise ProtocolError(f"an integer of {stop - start} bytes at {start}")
+        return int.from_bytes(self.data[start:stop], "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchEntry:
+    dn: str
+    attributes: dict[str, list[bytes]]  # lower-cased attribute descriptions
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDone:
+    result_code: int
+    diagnostic: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchReference:
+    uris: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnection:
+    """RFC 4511 §4.4.1: the server is closing the connection."""
+
+    result_code: int
+    diagnostic: str
+
+
+def decode_answer(message: bytes) -> tuple[int, SearchEntry | SearchDone | SearchReference
+                                          | Disconnection]:
+    """(messageID, what it says) of one whole LDAPMessage answering a search."""
+    outer = _Reader(message, 0, len(message)).inner(0x30)
+    message_id = outer.integer(0x02)
+    tag, start, stop = outer.next()
+    op = _Reader(message, start, stop)
+    if tag == _SEARCH_RESULT_ENTRY:
+        dn = op.octets().decode("utf-8", "replace")
+        attributes: dict[str, list[bytes]] = {}
+        partial = op.inner(0x30)
+        while partial.more():
+            one = partial.inner(0x30)
+            name = one.octets().decode("utf-8", "replace").lower()
+            values = one.inner(0x31)
+            found = attributes.setdefault(name, [])
+            while values.more():
+                found.append(values.octets())
+        return message_id, SearchEntry(dn, attributes)
+    if tag in (_SEARCH_RESULT_DONE, _EXTENDED_RESPONSE):
+        code = op.integer(0x0A)
+        op.octets()  # matchedDN
+        diagnostic = op.octets().decode("utf-8", "replace")
+        kind = SearchDone if tag == _SEARCH_RESULT_DONE else Disconnection
+        return message_id, kind(code, diagnostic)
+    if tag == _SEARCH_RESULT_REFERENCE:
+        uris = []
+        while op.more():
+            uris.append(op.octets().decode("utf-8", "replace"))
+        return message_id, SearchReference(uris)
+    raise ProtocolError(f"protocolOp 0x{tag:02x} in answer to a search")
+
+
+__all__ = [
+    "DEREF_ALWAYS", "Disconnection", "FilterError", "MAX_MESSAGE", "ProtocolError",
+    "SCOPE_BASE_OBJECT", "SCOPE_SINGLE_LEVEL", "SCOPE_WHOLE_SUBTREE", "SearchDone",
+    "SearchEntry", "SearchReference", "decode_answer", "encode_filter", "encode_search",
+    "message_size",
+]
