@@ -3,7 +3,10 @@
 For each variant (IKEv2 PSK with X25519 first: the headline, 5,000 SAs; then ECP-256 and
 MODP-2048; IKEv2 EAP-MSCHAPv2; IKEv1 Main Mode PSK; IKEv1 Aggressive Mode + XAuth; every
 client gets a virtual IP, by CP or Mode Config) and each responder (``ikesrv serve`` with
-1 worker; for the headline also one worker per CPU; charon tuned as LAB.md §10), a fresh
+1 worker; for the headline also one worker per CPU; charon tuned as LAB.md §10, as
+"charon fake" with the load-tester's fake_kernel (installs nothing, like ikesrv's backend
+"none": the like-for-like baseline; built by bench/build-charon-fake-kernel.sh, the row
+is left out until then) and as "charon" with kernel-libipsec), a fresh
 responder starts in the gateway namespace of a topology this bench creates (and removes),
 pinned to CPU 1; ``ikesrv load`` runs in the client namespace pinned to CPU 0 with the
 same options for every responder of a variant; the figures are:
@@ -114,8 +117,11 @@ def main(argv: list[str]) -> int:
     cpus = os.cpu_count() or 1
     gen_cpu, resp_cpu = (GENERATOR_CPU, RESPONDER_CPU) if cpus >= 2 else (0, 0)
     print(f"generator on CPU {gen_cpu}, responder on CPU {resp_cpu}; concurrency "
-          f"{concurrency}; charon {charon_version()} (kernel-libipsec, install_routes=no, "
-          "ikesa_table 4096/16, dos_protection=no, no logging); ikesrv 1 worker, "
+          f"{concurrency}; charon {charon_version()} (install_routes=no, "
+          "ikesa_table 4096/16, dos_protection=no, no logging; 'charon fake': load-tester's "
+          "fake_kernel, " + ("built" if os.access(resp.FAKE_KERNEL_CHARON, os.X_OK) else
+                             "NOT BUILT: run bench/build-charon-fake-kernel.sh") +
+          "; 'charon': kernel-libipsec); ikesrv 1 worker, "
           f"kernel backend none; 'ikesrv {cpus}w' = one worker per CPU, NOT pinned: on "
           f"{cpus} CPUs they share CPU {gen_cpu} with the generator (no scaling shows)")
     variants = [v for v in VARIANTS if not only or v.label in only.split(",")]
@@ -187,9 +193,12 @@ def responders_for(v: Variant, cpus: int, baseline: str | None = None) -> list:
                                          users=ctx["users"], ldap_uri=ctx["ldap_uri"])
         return start
 
-    def charon(resp, ns, cleanup, cpu, ctx):
-        return resp.start_charon(ns, cleanup, [v.proposal], cpu=cpu, setup=v.setup,
-                                 pki=ctx["pki"], users=ctx["users"])
+    def charon(fake_kernel: bool):
+        def start(resp, ns, cleanup, cpu, ctx):
+            return resp.start_charon(ns, cleanup, [v.proposal], cpu=cpu, setup=v.setup,
+                                     pki=ctx["pki"], users=ctx["users"],
+                                     fake_kernel=fake_kernel)
+        return start
 
     if v.setup.auth == "eap-mschapv2":
         rows = [("ikesrv 1w ldap", ikesrv(1, "ldap"), True),
@@ -204,7 +213,10 @@ def responders_for(v: Variant, cpus: int, baseline: str | None = None) -> list:
                 ("ldap", "file")) else None, baseline), pinned), (name, start, pinned))]
     if v.all_workers:
         rows.append((f"ikesrv {cpus}w", ikesrv(0), False))
-    return rows + [("charon", charon, True)]
+    from .e2e_responders import FAKE_KERNEL_CHARON
+    if os.access(FAKE_KERNEL_CHARON, os.X_OK):
+        rows.append(("charon fake", charon(True), True))
+    return rows + [("charon", charon(False), True)]
 
 
 @contextlib.contextmanager
@@ -349,32 +361,23 @@ def format_row(r: dict) -> str:
             f"p99 {r['latency_ms']['p99']:>7.1f} ms  rtx {r['retransmissions']}{flag}")
 
 
+BASELINES = {
+    "charon fake": "ratios ikesrv/charon fake, the like-for-like baseline: neither installs "
+                   "SAs (setups/s: above 1 is faster; CPU and memory per SA: below 1 is "
+                   "cheaper)",
+    "charon": "ratios ikesrv/charon with kernel-libipsec (charon installs every SA in user "
+              "space, ikesrv none; 'first half': against charon's cost over its first n/2 "
+              "SAs, before its libipsec SAD list grows)",
+}
+
+
 def summary(rows: list[dict], variants=VARIANTS) -> str:
-    lines = ["", "ratios ikesrv/charon (setups/s: above 1 is faster; CPU and memory per SA: "
-             "below 1 is cheaper; 'first half': against charon's cost over its first n/2 SAs, "
-             "before its libipsec SAD list grows)"]
     by = {(r["proposal"], r["responder"]): r for r in rows}
-    for v in variants:
-        theirs = by.get((v.label, "charon"))
-        for r in rows:
-            if r["proposal"] != v.label or r["responder"] == "charon":
-                continue
-            name = r["responder"]
-            if not theirs or not r["ok"] or not theirs["ok"]:
-                lines.append(f"{v.label:<14} {name:<15} n/a (a run did not complete)")
-                continue
-            rate = r["setups_per_s"] / theirs["setups_per_s"]
-            cpu = r["responder_ms_per_sa"] / theirs["responder_ms_per_sa"]
-            text = (f"{v.label:<14} {name:<15} setups/s {rate:5.2f}x   CPU per SA {cpu:5.2f}x "
-                    f"({r['responder_ms_per_sa']:.3f} vs {theirs['responder_ms_per_sa']:.3f} ms)")
-            first = theirs.get("responder_ms_per_sa_first_half")
-            if first:
-                text += (f"  first half {r['responder_ms_per_sa'] / first:5.2f}x "
-                         f"(vs {first:.3f} ms)")
-            if r.get("kib_per_sa") and theirs.get("kib_per_sa"):
-                text += (f"  memory {r['kib_per_sa'] / theirs['kib_per_sa']:5.2f}x "
-                         f"({r['kib_per_sa']:.1f} vs {theirs['kib_per_sa']:.1f} KiB/SA)")
-            lines.append(text)
+    lines: list[str] = []
+    for baseline, title in BASELINES.items():
+        if any(r["responder"] == baseline for r in rows):
+            lines += ["", title]
+            lines += _ratios(rows, variants, by, baseline)
     before = [(r, by.get((r["proposal"], r["responder"].replace("ikesrv", "base", 1))))
               for r in rows if r["responder"].startswith("ikesrv")]
     before = [(r, b) for r, b in before if b and r["ok"] and b["ok"]]
@@ -386,6 +389,32 @@ def summary(rows: list[dict], variants=VARIANTS) -> str:
                          f"({r['responder_ms_per_sa']:.3f} vs {b['responder_ms_per_sa']:.3f} ms)"
                          f"  setups/s {r['setups_per_s'] / b['setups_per_s']:5.2f}x")
     return "\n".join(lines)
+
+
+def _ratios(rows: list[dict], variants, by: dict, baseline: str) -> list[str]:
+    lines = []
+    for v in variants:
+        theirs = by.get((v.label, baseline))
+        for r in rows:
+            if r["proposal"] != v.label or r["responder"].startswith("charon"):
+                continue
+            name = r["responder"]
+            if not theirs or not r["ok"] or not theirs["ok"]:
+                lines.append(f"{v.label:<14} {name:<15} n/a (a run did not complete)")
+                continue
+            rate = r["setups_per_s"] / theirs["setups_per_s"]
+            cpu = r["responder_ms_per_sa"] / theirs["responder_ms_per_sa"]
+            text = (f"{v.label:<14} {name:<15} setups/s {rate:5.2f}x   CPU per SA {cpu:5.2f}x "
+                    f"({r['responder_ms_per_sa']:.3f} vs {theirs['responder_ms_per_sa']:.3f} ms)")
+            first = theirs.get("responder_ms_per_sa_first_half")
+            if first and baseline == "charon":
+                text += (f"  first half {r['responder_ms_per_sa'] / first:5.2f}x "
+                         f"(vs {first:.3f} ms)")
+            if r.get("kib_per_sa") and theirs.get("kib_per_sa"):
+                text += (f"  memory {r['kib_per_sa'] / theirs['kib_per_sa']:5.2f}x "
+                         f"({r['kib_per_sa']:.1f} vs {theirs['kib_per_sa']:.1f} KiB/SA)")
+            lines.append(text)
+    return lines
 
 
 def _opt(argv: list[str], name: str, kind):

@@ -21,6 +21,11 @@ What each responder does per SA (the baseline, stated once):
   fake_kernel. EAP-MSCHAPv2: the same certificate; charon has no LDAP user backend, so
   its users are swanctl EAP secrets (in memory: less work than a directory lookup).
   IKEv1: the same PSK, XAuth users as swanctl XAuth secrets, the same pool.
+* "charon fake": the same charon and configuration, built from the same source with the
+  load-tester plugin (bench/build-charon-fake-kernel.sh) and its ``fake_kernel``: SPIs
+  are made up and no SA is installed anywhere, like ikesrv's backend "none". This is the
+  like-for-like baseline (LAB.md §10's "fake_kernel" rows); the Debian charon row shows
+  what a real install in libipsec adds.
 
 Both hand out a virtual IP per client from 198.18.0.0/16 (RFC 2544's benchmarking range:
 only ever a label in IKE here, never a packet's address).
@@ -37,13 +42,16 @@ from tests.harness.cleanup import Cleanup
 from tests.harness.ikesrv_server import IkesrvServer
 from tests.harness.netns import GW_ADDR, PROTECTED_NET, Namespace
 from tests.harness.proc import wait_until
-from tests.harness.strongswan import Charon, SwanctlConf
+from tests.harness.strongswan import DEBIAN_CHARON, Charon, SwanctlConf
 
 PSK = "bench-load-psk-0123456789abcdef"
 GW_ID = "vpn.load.test"
 POOL = "198.18.0.0/16"
 ESP = "aes128-sha256"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: where bench/build-charon-fake-kernel.sh installs strongSwan with load-tester
+FAKE_KERNEL_PREFIX = "/opt/ikesrv-strongswan-lt"
+FAKE_KERNEL_CHARON = f"{FAKE_KERNEL_PREFIX}/libexec/ipsec/charon"
 
 #: the plugins of LAB.md §10's libipsec responder (the lean set of a load test)
 CHARON_PLUGINS = ("random nonce openssl gmp curve25519 aes sha1 sha2 hmac gcm kdf pem pkcs1 "
@@ -337,25 +345,38 @@ def start_ikesrv(ns: Namespace, cleanup: Cleanup, proposals: list[str], *,
 
 def start_charon(ns: Namespace, cleanup: Cleanup, proposals: list[str], *,
                  cpu: int | None = None, name: str = "gw", setup: Setup = Setup(),
-                 pki=None, users: int = 0) -> Responder:
+                 pki=None, users: int = 0, fake_kernel: bool = False) -> Responder:
+    """Debian's charon with kernel-libipsec, or with ``fake_kernel`` the load-tester
+    build of the same version, installing nothing (see the module docstring)."""
     silent = {"default": -1, "cfg": -1, "knl": -1, "net": -1, "enc": -1, "lib": -1}
     plugins = CHARON_PLUGINS
     if setup.auth == "eap-mschapv2":
         plugins += " " + CHARON_EAP_PLUGINS
     elif setup.auth == "xauth":
         plugins += " " + CHARON_XAUTH_PLUGINS
+    settings = {"dos_protection": False, "ikesa_table_size": 4096,
+                "ikesa_table_segments": 16, "install_routes": False}
+    binary = DEBIAN_CHARON
+    if fake_kernel:
+        # load-tester first: its fake kernel interface must be registered before
+        # kernel-netlink's (which stays for addresses and routes); it initiates nothing
+        # and its own peer config never matches (its responder address is loopback).
+        # Its credential set offers a PSK for any identity, as good a match as the
+        # swanctl secret: it must be the same PSK.
+        plugins = "load-tester " + plugins.replace("kernel-libipsec ", "")
+        settings["plugins"] = {"load-tester": {"enable": True, "initiators": 0,
+                                               "fake_kernel": True, "preshared_key": PSK}}
+        binary = FAKE_KERNEL_CHARON
     charon = Charon(
         ns, name, cleanup, kernel="libipsec", plugins=plugins, log_ike=-1,
-        log_levels=silent,
-        charon_settings={"dos_protection": False, "ikesa_table_size": 4096,
-                         "ikesa_table_segments": 16, "install_routes": False})
+        log_levels=silent, charon_settings=settings, charon_bin=binary)
     if setup.auth == "eap-mschapv2":
         charon.add_credentials(pki, "gw-ecdsa")
     charon.start(charon_conf(proposals, setup, users))
     charon.load()
     if cpu is not None:
         pin(charon.process.pid, cpu)
-    return Responder("charon", charon.process.pid, charon)
+    return Responder("charon fake" if fake_kernel else "charon", charon.process.pid, charon)
 
 
 def start_slapd(ns: Namespace, cleanup: Cleanup, users: int):
