@@ -37,7 +37,9 @@ test: lab build
 test-fast: build
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-bench: build
+# bench e2e's like-for-like baseline: strongSwan with the load-tester's fake_kernel
+bench: lab build
+	@bench/build-charon-fake-kernel.sh
 	$(PY) -m bench
 
 clean:
