@@ -114,7 +114,7 @@ class IsakmpSa:
     owner: Any = field(default=None, repr=False)  # the Ikev1Responder (timer callbacks)
     state: V1State = V1State.MM_SA
     # negotiation
-    selection: Any = None  # crypto.proposals.V1Phase1Selection
+    selection: Any = None  # crypto.proposals_v1.V1Phase1Selection
     suite: str = ""
     suite_label: str = "other"
     auth_method: int = 0  # V1AuthMethod as negotiated

@@ -34,7 +34,7 @@ from ..constants import TransformType, V1AuthMethod, V1Phase1Attribute, VendorId
 from ..constants import V1NotifyType as N
 from ..constants import V1PayloadType as P
 from ..crypto import auth as ikeauth
-from ..crypto import dh, ikev1_keys, proposals
+from ..crypto import dh, ikev1_keys, proposals_v1
 from ..crypto import transforms as T
 from ..crypto.certs import certificate_matches_identity
 from ..crypto.ikev1_cipher import Ikev1Cipher
@@ -104,7 +104,7 @@ def select(candidates, offered, *, aggressive: bool = False):
     for conn in candidates:
         if aggressive and not conn.aggressive:
             continue
-        chosen = proposals.select_v1_phase1(conn.ike_proposals, offered, auth_methods(conn))
+        chosen = proposals_v1.select_v1_phase1(conn.ike_proposals, offered, auth_methods(conn))
         if chosen is not None:
             found.append((conn, chosen))
     return found
@@ -162,7 +162,7 @@ def suite_label(conn, sel) -> str:
         wire = [sel.to_wire()]
         label = "other"
         for text, spec in zip(conn.proposal_strings, conn.ike_proposals):
-            if proposals.select_v1_phase1([spec], wire) is not None:
+            if proposals_v1.select_v1_phase1([spec], wire) is not None:
                 label = text
                 break
         if len(cache) < SUITE_LABELS_KEPT:
@@ -332,7 +332,7 @@ def choose_by_identity(sa: IsakmpSa, peer_id: Identity) -> None:
             continue
         if not sa.signatures and (other.psk is None or other.psk != conn.psk):  # constant time
             continue
-        if proposals.select_v1_phase1(other.ike_proposals, wire, auth_methods(other)) is None:
+        if proposals_v1.select_v1_phase1(other.ike_proposals, wire, auth_methods(other)) is None:
             continue
         adopt(sa, other, sa.selection)
         return

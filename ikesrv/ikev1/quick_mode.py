@@ -37,7 +37,7 @@ from ..constants import (
     V1ProtocolId,
 )
 from ..constants import V1PayloadType as P
-from ..crypto import dh, ikev1_keys, proposals
+from ..crypto import dh, ikev1_keys, proposals_v1
 from ..crypto import transforms as T
 from ..errors import InvalidSpi, MalformedMessage, NoProposalChosen, TsUnacceptable
 from ..ikev2 import traffic_selectors as ts
@@ -195,7 +195,7 @@ def _select(sa: IsakmpSa, offered, with_ke: bool):
         modes |= {_M.TRANSPORT} | ({_M.UDP_ENCAPSULATED_TRANSPORT,
                                     _M.UDP_ENCAPSULATED_TRANSPORT_DRAFT} if nat else set())
     if not with_ke:
-        chosen = proposals.select_v1_phase2(conn.esp_proposals, offered, None, modes=modes)
+        chosen = proposals_v1.select_v1_phase2(conn.esp_proposals, offered, None, modes=modes)
     else:
         chosen = None
         groups = []
@@ -206,7 +206,7 @@ def _select(sa: IsakmpSa, offered, with_ke: bool):
                             and a.value not in groups:
                         groups.append(a.value)
         for group in groups:
-            chosen = proposals.select_v1_phase2(conn.esp_proposals_for_pfs(group), offered,
+            chosen = proposals_v1.select_v1_phase2(conn.esp_proposals_for_pfs(group), offered,
                                                 group, modes=modes)
             if chosen is not None:
                 break

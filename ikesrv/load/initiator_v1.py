@@ -34,7 +34,7 @@ from ..constants import (
     VendorId,
 )
 from ..crypto import auth as ikeauth
-from ..crypto import dh, ikev1_keys, proposals
+from ..crypto import dh, ikev1_keys, proposals_v1
 from ..crypto import transforms as T
 from ..crypto.ikev1_cipher import Ikev1Cipher
 from ..errors import IkeError
@@ -305,7 +305,7 @@ class Ikev1Initiator:
 
     def _chosen(self, sa_p, view) -> bool:
         sa = self.sa
-        chosen = proposals.select_v1_phase1(self.s.ike_proposals, sa_p.proposals, {self._method()})
+        chosen = proposals_v1.select_v1_phase1(self.s.ike_proposals, sa_p.proposals, {self._method()})
         if chosen is None:
             self._fail("the responder chose something we did not offer")
             return False
@@ -609,7 +609,7 @@ class Ikev1Initiator:
         group = qm["key"] and next(g for spec in self.s.esp_proposals for g in spec.dh_groups)
         modes = (V1EncapsulationMode.TUNNEL, V1EncapsulationMode.UDP_ENCAPSULATED_TUNNEL,
                  V1EncapsulationMode.UDP_ENCAPSULATED_TUNNEL_DRAFT)
-        chosen = proposals.select_v1_phase2(self.s.esp_proposals, view.first(P.SA).proposals,
+        chosen = proposals_v1.select_v1_phase2(self.s.esp_proposals, view.first(P.SA).proposals,
                                             group or None, modes=modes)
         if chosen is None:
             return self._fail("QM2 chose something we did not offer")

@@ -81,7 +81,7 @@ def test_connection_fields_read_as_the_config_says(tmp_path):
 
 
 def test_suite_labels_name_the_configured_proposal(tmp_path):
-    from ikesrv.crypto import proposals
+    from ikesrv.crypto import proposals, proposals_v1
     from ikesrv.ikev1 import phase1
     conns = _connections(tmp_path)
     rw, v1 = conns.all
@@ -95,7 +95,7 @@ def test_suite_labels_name_the_configured_proposal(tmp_path):
     for life in range(1, 200):  # peer-chosen lifetimes: the memo stops at its bound
         for t in offer.transforms:
             t.number = 1
-        sel = proposals.select_v1_phase1(v1.ike_proposals, [offer])
+        sel = proposals_v1.select_v1_phase1(v1.ike_proposals, [offer])
         sel = sel.__class__(**{**{f: getattr(sel, f) for f in sel.__dataclass_fields__},
                                "life_seconds": life})
         assert phase1.suite_label(v1, sel) == "aes128-sha256-x25519"

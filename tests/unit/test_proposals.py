@@ -34,9 +34,8 @@ from ikesrv.crypto.proposals import (
     parse_ike_proposal,
     select_esp,
     select_ike,
-    select_v1_phase1,
-    select_v1_phase2,
 )
+from ikesrv.crypto.proposals_v1 import select_v1_phase1, select_v1_phase2
 from ikesrv.wire import ikev1, ikev2
 
 E, P, I, D, S = (TransformType.ENCR, TransformType.PRF, TransformType.INTEG, TransformType.DH,
