@@ -119,10 +119,12 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
     sa.natt = local[1] == ctx.natt_port
     # the connections that accept the suite chosen: ``conn``, and among those after it
     # the ones that do (those before it accept nothing of the offer, so not this part)
-    chosen = [selected.to_wire()]
-    sa.candidates = (conn,) + tuple(
-        c for c in candidates[index + 1:]
-        if proposals.select_ike(c.ike_proposals, chosen, prefer_dh=selected.dh) is not None)
+    later = candidates[index + 1:]
+    if later:  # usually none: one connection accepts what a client offers
+        chosen = [selected.to_wire()]
+        later = tuple(c for c in later if proposals.select_ike(
+            c.ike_proposals, chosen, prefer_dh=selected.dh) is not None)
+    sa.candidates = (conn, *later)
     sa.proposal = selected
     sa.suite = selected.describe()
     sa.suite_label = conn.suite_label(selected)
