@@ -14,7 +14,8 @@ import bench
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__)
+                   if m.name.startswith("bench_"))
     wanted = [a for a in argv if not a.startswith("-")]
     if wanted:
         names = [n for n in names if n in wanted or n.removeprefix("bench_") in wanted]

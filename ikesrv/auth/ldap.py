@@ -305,7 +305,8 @@ class LdapBackend:
             answer_id, answer = ldap_wire.decode_answer(buffer[:size])
             buffer = buffer[size:]
             if isinstance(answer, ldap_wire.Disconnection):
-                raise OSError(f"the directory disconnects: {answer.diagnostic or answer.result_code}")
+                why = answer.diagnostic or _describe_code(answer.result_code, "")
+                raise OSError(f"the directory disconnects: {why}")
             if answer_id != message_id:
                 raise ldap_wire.ProtocolError(f"an answer to message {answer_id}, "
                                               f"expected {message_id}")
