@@ -34,44 +34,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from .e2e_responders import GW_ID, PSK, ikesrv_config
+
 REPO = Path(__file__).resolve().parent.parent
 PROPOSAL = "aes128-sha256-x25519"
 ESP = "aes128-sha256"
-PSK = "bench-workers-psk-0123456789abcdef"
-GW_ID = "vpn.workers.test"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def config(workers: int) -> str:
-    from tests.harness.netns import GW_ADDR, PROTECTED_NET
-    return f"""
-[server]
-addresses = ["{GW_ADDR}"]
-workers = {workers}
-cookie_threshold = 0
-cookie_threshold_per_ip = 0
-half_open_limit = 100000
-# one generator address sends everything: no per-source limits
-half_open_limit_per_ip = 0
-rate_limit_per_ip = 0
-log_level = "warning"
-[metrics]
-listen = "127.0.0.1:9810"
-[kernel]
-backend = "none"
-[pools.rw]
-addresses = "198.18.0.0/15"
-[connections.rw]
-version = 2
-local_id = "{GW_ID}"
-local_auth = "psk"
-remote_auth = "psk"
-psk_file = "rw.psk"
-proposals = ["{PROPOSAL}"]
-esp_proposals = ["{ESP}"]
-pools = ["rw"]
-local_ts = ["{PROTECTED_NET}"]
-"""
+    """The same responder configuration as bench e2e's IKEv2 PSK rows."""
+    return ikesrv_config([PROPOSAL], workers=workers)
 
 
 def cpu_ticks(pid: int) -> int:

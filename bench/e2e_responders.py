@@ -132,24 +132,7 @@ def ikesrv_config(proposals: list[str], *, workers: int = 1, setup: Setup = Setu
         return _ikesrv_v1_config(props, workers, setup)
     if setup.auth == "eap-mschapv2":
         return _ikesrv_eap_config(props, workers, setup, pki, ldap_uri)
-    return f"""
-[server]
-addresses = ["{GW_ADDR}"]
-workers = {workers}
-cookie_threshold = 0
-cookie_threshold_per_ip = 0
-half_open_limit = 100000
-# one generator address sends everything: no per-source limits
-half_open_limit_per_ip = 0
-rate_limit_per_ip = 0
-log_level = "warning"
-[metrics]
-listen = "127.0.0.1:9810"
-[kernel]
-backend = "none"
-[pools.rw]
-addresses = "{POOL}"
-[connections.rw]
+    return _server_head(workers) + f"""[connections.rw]
 version = 2
 local_id = "{GW_ID}"
 local_auth = "psk"
@@ -170,6 +153,7 @@ workers = {workers}
 cookie_threshold = 0
 cookie_threshold_per_ip = 0
 half_open_limit = 100000
+# one generator address sends everything: no per-source limits
 half_open_limit_per_ip = 0
 rate_limit_per_ip = 0
 log_level = "warning"
