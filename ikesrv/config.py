@@ -322,6 +322,8 @@ class KernelConfig:
     """[kernel]: who installs the ESP SAs."""
 
     backend: str = "xfrm"  # xfrm | none
+    # (value, mask) on every XFRM state and policy ikesrv installs; how it finds its own
+    mark: tuple[int, int] = (0, 0x0010_0000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -569,6 +571,21 @@ def _as_float(lo: float, hi: float):
     return convert
 
 
+def _as_mark(value: object) -> tuple[int, int]:
+    """"VALUE/MASK" (each decimal or 0x hex, 32 bits): an XFRM mark (value, mask)."""
+    if not isinstance(value, str):
+        raise _Bad(f'expected "VALUE/MASK", got {_kind(value)}')
+    try:
+        v, mask = (int(part.strip(), 0) for part in value.split("/"))
+    except ValueError:
+        raise _Bad(f'"{value}" is not "VALUE/MASK" (e.g. "0/0x100000")') from None
+    if not (0 <= v <= 0xFFFF_FFFF and 0 < mask <= 0xFFFF_FFFF):
+        raise _Bad(f'"{value}": value and mask are 32 bits, the mask not 0')
+    if v & ~mask:
+        raise _Bad(f'"{value}": the value has bits outside the mask')
+    return v, mask
+
+
 def _as_address(value: object) -> IPAddress:
     if not isinstance(value, str):
         raise _Bad(f"expected an IP address string, got {_kind(value)}")
@@ -769,8 +786,11 @@ class _Loader:
         return MetricsConfig(enabled, address, port)
 
     def kernel(self, value: object) -> KernelConfig:
-        t = self.table("kernel", value, ("backend",))
-        return KernelConfig(self.get(t, "kernel", "backend", _as_str(("xfrm", "none")), "xfrm"))
+        d = KernelConfig()
+        t = self.table("kernel", value, ("backend", "mark"))
+        return KernelConfig(
+            backend=self.get(t, "kernel", "backend", _as_str(("xfrm", "none")), d.backend),
+            mark=self.get(t, "kernel", "mark", _as_mark, d.mark))
 
     def pools(self, value: object) -> FrozenMap:
         pools: dict[str, PoolConfig] = {}
@@ -1274,7 +1294,9 @@ def _summary_lines(config: Config) -> Iterator[str]:
     m = config.metrics
     host = f"[{m.address}]" if m.address.version == 6 else str(m.address)
     yield f"metrics: http://{host}:{m.port}/metrics" if m.enabled else "metrics: off"
-    kernel = {"xfrm": "xfrm (Linux IPsec)", "none": "none (no ESP SA is installed)"}
+    value, mask = config.kernel.mark
+    kernel = {"xfrm": f"xfrm (Linux IPsec), entries marked {value:#x}/{mask:#x}",
+              "none": "none (no ESP SA is installed)"}
     yield f"kernel: {kernel[config.kernel.backend]}"
     u = config.users
     if u.backend == "file" and u.file is not None:

@@ -81,6 +81,11 @@ NOTES = {
                       "path /metrics.",
     "kernel.backend": "`xfrm`: ikesrv installs ESP SAs and policies in the Linux kernel; "
                       "`none`: it installs nothing (tests, or another component owns ESP).",
+    "kernel.mark": "XFRM mark (value/mask) on every state and policy ikesrv installs: "
+                   "at start and at SIGTERM ikesrv removes the entries carrying it, and "
+                   "only those. A packet matches when `packet mark & MASK == VALUE`, so "
+                   "with value 0 the mask bit must stay clear on the host's traffic. Give "
+                   "each ikesrv instance on a host its own bit.",
     "pools.NAME.addresses": "The pool's network; its host addresses are handed out, except "
                             "`exclude` and the pool's own DNS/NBNS servers.",
     "pools.NAME.dns": "DNS servers pushed to clients (IKEv2 CP, IKEv1 Mode Config).",
@@ -253,7 +258,7 @@ def describe_converter(node: ast.AST, local: dict[str, ast.AST], names: dict) ->
         return "path"
     simple = {"_as_bool": "`true` or `false`", "_as_address": "IP address",
               "_as_ipv4": "IPv4 address", "_as_network": 'network (`"10.99.0.0/16"`)',
-              "_as_listen": '`"address:port"`'}
+              "_as_listen": '`"address:port"`', "_as_mark": '`"VALUE/MASK"`'}
     if isinstance(node, ast.Name) and node.id in simple:
         return simple[node.id]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -277,6 +282,8 @@ def _format_default(value, kind: str) -> str:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if kind == '`"VALUE/MASK"`':
+        return f'"{value[0]:#x}/{value[1]:#x}"'.replace('"0x0/', '"0/')
     if kind.startswith("duration") or kind == "list of duration":
         return f'"{C.format_duration(value)}"'
     if isinstance(value, (tuple, list, frozenset)):

@@ -24,11 +24,12 @@ def make_kernel(config: Config, worker_index: int | None = None, worker_count: i
         return NoKernel()
     try:
         from ..kernel.xfrm import XfrmKernel
+        from ..kernel.xfrm_codec import Mark
     except ImportError:
         raise SystemExit('ikesrv: the xfrm kernel backend is not available in this build; '
                          'set [kernel] backend = "none"') from None
     return XfrmKernel(natt_port=config.server.natt_port, worker_index=worker_index,
-                      worker_count=worker_count)
+                      worker_count=worker_count, mark=Mark(*config.kernel.mark))
 
 
 def make_users(config: Config, metrics=None):

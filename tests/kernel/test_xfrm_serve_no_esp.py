@@ -141,3 +141,46 @@ def test_without_esp_a_child_sa_fails_cleanly_and_nothing_is_left(topology, ikes
     assert "removed 0 states and 1 policies at shutdown" in server.log_text()
     assert gw.ip("xfrm", "policy").strip() == "" and gw.ip("xfrm", "state").strip() == ""
     assert "Traceback" not in server.log_text()
+
+
+def test_a_second_instance_with_its_own_mark_leaves_the_others_entries(topology, ikesrv,
+                                                                      strongswan):
+    """``[kernel] mark``: two ikesrv on one host, each with its own mark bit, never remove
+    each other's entries, at start or at SIGTERM."""
+    gw = topology.gw
+    own = "mark 0/0x200000"
+    # another instance's policy (the default mark), and one a previous run of this one left
+    gw.ip("xfrm", "policy", "add", "src", PROTECTED_NET, "dst", "192.0.2.240/32", "dir", "out",
+          "mark", "0", "mask", "0x100000")
+    gw.ip("xfrm", "policy", "add", "src", PROTECTED_NET, "dst", "192.0.2.241/32", "dir", "out",
+          "mark", "0", "mask", "0x200000")
+    monitor_log = gw.cleanup.mkdtemp("monitor") / "xfrm-monitor.txt"
+    gw.spawn(["ip", "xfrm", "monitor"], name="xfrm-monitor", log_path=monitor_log)
+    config = CONFIG.replace('backend = "xfrm"', 'backend = "xfrm"\nmark = "0/0x200000"')
+    server = ikesrv(gw, config, {"rw.psk": scenarios.PSK + "\n"}, address=GW_ADDR, workers=1)
+    server.wait_log("kernel backend xfrm")
+    log = server.log_text()
+    assert f"{own} on every state and policy" in log
+    assert "removed 0 states and 1 policies left by a previous run" in log
+
+    def others() -> list[str]:
+        return [b for b in blocks(gw.ip("xfrm", "policy")) if "socket" not in b]
+    (left,) = others()
+    assert "dst 192.0.2.240/32" in left and MARK in left
+
+    client = strongswan(topology.cl, "cl", scenarios.psk_client(
+        "aes256gcm16-prfsha384-ecp384", "aes256gcm16"))
+    client.initiate("net", "gw", timeout=20)  # the CHILD SA fails without ESP; its policies
+    wait_until(lambda: len([b for b in blocks(monitor_log.read_text(errors="replace"))
+                            if b.startswith("src ") and "dir fwd " in b]) >= 1, 10,
+               "the CHILD SA's policies in ip xfrm monitor")
+    added = [b for b in blocks(monitor_log.read_text(errors="replace"))
+             if b.startswith("src ") and "socket" not in b and "192.0.2.24" not in b]
+    assert len(added) >= 3 and all(own in b for b in added), added
+
+    rc, _ = server.stop()
+    assert rc == 0, server.log_text()
+    (left,) = others()  # the other instance's policy outlives this one's shutdown
+    assert "dst 192.0.2.240/32" in left and MARK in left
+    assert gw.ip("xfrm", "state").strip() == ""
+    assert "Traceback" not in server.log_text()

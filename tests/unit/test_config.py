@@ -136,6 +136,15 @@ BAD = [
     ("log level", {"server": 'log_level = "verbose"'}, "server.log_level", "is not one of"),
     ("metrics listen", {"metrics": 'listen = "9810"'}, "metrics.listen", "address:port"),
     ("kernel backend", {"kernel": 'backend = "xfrn"'}, "kernel.backend", 'did you mean "xfrm"'),
+    ("kernel mark not a pair", {"kernel": 'mark = "0x100000"'}, "kernel.mark",
+     'is not "VALUE/MASK"'),
+    ("kernel mark as a number", {"kernel": "mark = 1048576"}, "kernel.mark",
+     'expected "VALUE/MASK", got an integer'),
+    ("kernel mark without a mask", {"kernel": 'mark = "0/0"'}, "kernel.mark", "the mask not 0"),
+    ("kernel mark value outside its mask", {"kernel": 'mark = "0x3/0x1"'}, "kernel.mark",
+     "bits outside the mask"),
+    ("kernel mark over 32 bits", {"kernel": 'mark = "0/0x100000000"'}, "kernel.mark",
+     "value and mask are 32 bits"),
     ("bad duration", {"connections.psk": conn('ike_lifetime = "8x"')},
      "connections.psk.ike_lifetime", "bad duration"),
     ("duration of zero", {"connections.psk": conn("child_lifetime = 0")},
@@ -564,7 +573,7 @@ def test_design_example_loads(files: Path) -> None:
     assert ldap.user_filter == "(&(objectClass=inetOrgPerson)(uid={user}))"
     assert ldap.bind_password.reveal() == LDAP_PASSWORD
     assert config.users.backend == "ldap" and config.users.file.path == files / "users.toml"
-    assert config.kernel.backend == "xfrm"
+    assert config.kernel.backend == "xfrm" and config.kernel.mark == (0, 0x100000)
     # plain ldap:// is the example's only warning
     assert [p for p, _ in config.warnings] == ["users.ldap.url"]
 
@@ -573,7 +582,8 @@ def test_summary_describes_every_part(files: Path) -> None:
     config = C.load_text(DESIGN_EXAMPLE.replace("/etc/ikesrv/", f"{files}/"), files)
     summary = config.summary()
     for fragment in ("UDP 500 and 4500 on 0.0.0.0", "http://127.0.0.1:9810/metrics",
-                     "kernel: xfrm", "users: LDAP ldap://127.0.0.1:389", "pool rw: 10.99.0.0/16",
+                     "kernel: xfrm (Linux IPsec), entries marked 0x0/0x100000",
+                     "users: LDAP ldap://127.0.0.1:389", "pool rw: 10.99.0.0/16",
                      "connection rw-eap: IKEv2", "aes256gcm16-prfsha384-ecp384",
                      "IKE 8h, CHILD 1h; DPD after 30s", "warning: users.ldap.url"):
         assert fragment in summary, fragment
@@ -585,3 +595,12 @@ def test_default_path(monkeypatch, tmp_path: Path) -> None:
     (tmp_path / "present.toml").write_text("")
     monkeypatch.setattr(C, "DEFAULT_PATH", tmp_path / "present.toml")
     assert C.default_path() == tmp_path / "present.toml"
+
+
+def test_kernel_mark_of_a_second_instance(files: Path) -> None:
+    text = DESIGN_EXAMPLE.replace("/etc/ikesrv/", f"{files}/").replace(
+        'backend = "xfrm"               # xfrm | none',
+        'backend = "xfrm"\nmark = "0 / 0x200000"')
+    config = C.load_text(text, files)
+    assert config.kernel.mark == (0, 0x200000)
+    assert "entries marked 0x0/0x200000" in config.summary()
