@@ -65,6 +65,7 @@ log = logging.getLogger("ikesrv.auth")
 _ERRORS = (LDAPException, OSError, ldap_wire.ProtocolError)
 _INVALID_CREDENTIALS = 49  # RFC 4511 §4.1.9
 _NO_SUCH_OBJECT = 32
+_MAX_REFERENCES = 16  # continuation references tolerated in one search's answer
 _RESULT_NAMES = {  # RFC 4511 §4.1.9, the ones a search may plausibly get
     1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
     4: "sizeLimitExceeded", 8: "strongerAuthRequired", 10: "referral",
@@ -292,6 +293,7 @@ class LdapBackend:
             raise _Unavailable(f"filter {search_filter!r}: {e}") from None
         conn.socket.sendall(request)
         entries: list[ldap_wire.SearchEntry] = []
+        references = 0
         buffer = b""
         while True:
             size = ldap_wire.message_size(buffer)
@@ -312,6 +314,14 @@ class LdapBackend:
                                               f"expected {message_id}")
             if isinstance(answer, ldap_wire.SearchEntry):
                 entries.append(answer)
+                if 0 < size_limit < len(entries):  # sizeLimit ignored: it may never end
+                    raise ldap_wire.ProtocolError(f"more entries than the search's size "
+                                                  f"limit of {size_limit}")
+            elif isinstance(answer, ldap_wire.SearchReference):
+                references += 1
+                if references > _MAX_REFERENCES:
+                    raise ldap_wire.ProtocolError(f"more than {_MAX_REFERENCES} references "
+                                                  "in answer to one search")
             elif isinstance(answer, ldap_wire.SearchDone):
                 if buffer:
                     raise ldap_wire.ProtocolError("data after the end of the search")
