@@ -21,7 +21,7 @@ $(STAMP): $(SOURCES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel 'Cython>=3.1,<3.4'
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -c "import ikesrv._fast.codec, ikesrv._fast.prf, ikesrv._fast.dh, ikesrv._fast.md4, ikesrv._fast.des; print('ikesrv: compiled extensions OK')"
+	$(PY) -c "import ikesrv._fast.codec, ikesrv._fast.prf, ikesrv._fast.dh, ikesrv._fast.md4, ikesrv._fast.des, ikesrv._fast.cbc; print('ikesrv: compiled extensions OK')"
 	@touch $(STAMP)
 
 run: build

@@ -20,6 +20,7 @@ EXTENSIONS = {
     "dh": ["crypto"],
     "md4": [],
     "des": ["crypto"],
+    "cbc": ["crypto"],
 }
 
 extensions = [

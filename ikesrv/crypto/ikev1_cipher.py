@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 
 from ..errors import MalformedMessage
-from .sk import CbcChain, cbc_algorithm
+from .sk import cbc_cipher
 from .transforms import ENCR, V1_HASH_NAMES
 
 
@@ -51,7 +51,7 @@ class Ikev1Cipher:
             raise ValueError(f"{e.name} needs a key of {e.key_bits} bits, got {len(key) * 8}")
         self.encr_id = int(encr_id)
         self.block_size = e.block_size
-        self._chain = CbcChain(cbc_algorithm(encr_id, key))
+        self._chain = cbc_cipher(encr_id, key)
         name = hash_algorithm if isinstance(hash_algorithm, str) else V1_HASH_NAMES[hash_algorithm]
         self._hash = name
         if len(initial_iv) < self.block_size:

@@ -26,10 +26,13 @@ sizes too small to hold IV and ICV, and framing errors of an authentic message (
 length, payload type, Pad Length), raise MalformedMessage.
 
 Speed (DESIGN §9): every cipher and MAC object is built once per SA direction. AEAD
-objects are stateless. CBC runs on one long-lived OpenSSL context per direction
-(CbcChain): the context chains from the previous message's last block, so the first
-block is corrected by XORing in the stored chaining block and the message's own IV;
-that saves building a context per message (bench/bench_sk.py measures both).
+objects are stateless. AES-CBC runs on ikesrv._fast.cbc.AesCbc: an OpenSSL context per
+direction keyed once and given each message's IV, holding no Python object. 3DES runs on
+CbcChain, one long-lived `cryptography` context per direction that chains from the
+previous message's last block, the first block corrected by XORing in the stored
+chaining block and the message's own IV (bench/bench_sk.py measures these choices).
+HMAC integrity runs on ikesrv._fast.prf, keyed per message (cheaper than copying a keyed
+`cryptography` HMAC, and nothing to build per SA).
 
 Must not import: ikesrv.wire or anything above ikesrv.crypto (it works on bytes).
 """
@@ -41,11 +44,12 @@ from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives import cmac, hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
+from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from .._fast import prf as _prf
+from .._fast.cbc import AesCbc
 from ..constants import IKE_HEADER_LEN, EncrId, IntegId, PayloadType
 from ..errors import IntegrityCheckFailed, MalformedMessage
 from .transforms import ENCR, INTEG
@@ -54,8 +58,8 @@ SK_HEADER_LEN = 4  # generic payload header (RFC 7296 §3.2)
 SKF_HEADER_LEN = 8  # + Fragment Number, Total Fragments (RFC 7383 §2.5)
 _SK, _SKF = int(PayloadType.SK), int(PayloadType.SKF)  # plain ints: faster comparisons
 
-_HASHES = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha256": hashes.SHA256,
-           "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HMAC_ALGS = {"md5": _prf.MD5, "sha1": _prf.SHA1, "sha256": _prf.SHA256,
+              "sha384": _prf.SHA384, "sha512": _prf.SHA512}
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -107,6 +111,14 @@ class CbcChain:
         return first + out[bs:]
 
 
+def cbc_cipher(encr_id: int, key: bytes) -> AesCbc | CbcChain:
+    """``encrypt(iv, data)`` / ``decrypt(iv, data)`` of a CBC encryption transform: AES on
+    ikesrv._fast.cbc (no Python objects, keyed once), 3DES on a CbcChain."""
+    if encr_id == EncrId.ENCR_AES_CBC:
+        return AesCbc(key)
+    return CbcChain(cbc_algorithm(encr_id, key))
+
+
 def cbc_algorithm(encr_id: int, key: bytes) -> algorithms.AES | TripleDES:
     """The block cipher of a CBC encryption transform (AES-CBC, 3DES)."""
     if encr_id == EncrId.ENCR_AES_CBC:
@@ -120,16 +132,18 @@ def cbc_algorithm(encr_id: int, key: bytes) -> algorithms.AES | TripleDES:
 
 
 class _Hmac:
-    __slots__ = ("_proto", "_len")
+    """HMAC on ikesrv._fast.prf: nothing to build per SA, ~0.6 µs per ICV."""
+
+    __slots__ = ("_alg", "_key", "_len")
 
     def __init__(self, hash_name: str, key: bytes, icv_len: int):
-        self._proto = crypto_hmac.HMAC(key, _HASHES[hash_name]())  # keyed once, copied per use
+        self._alg = _HMAC_ALGS[hash_name]
+        _prf.output_size(self._alg)  # ValueError now if libcrypto lacks it (MD5 under FIPS)
+        self._key = bytes(key)
         self._len = icv_len
 
     def __call__(self, data: bytes) -> bytes:
-        h = self._proto.copy()
-        h.update(data)
-        return h.finalize()[: self._len]
+        return _prf.mac(self._alg, self._key, data)[: self._len]
 
 
 class _Cmac:
@@ -236,7 +250,7 @@ class SkCipher:
             if not integ_id:
                 raise ValueError(f"{t.name} needs an integrity algorithm")
             self._mac = integrity(integ_id, integ_key)
-            self._chain = CbcChain(cbc_algorithm(encr_id, encr_key))
+            self._chain = cbc_cipher(encr_id, encr_key)
             self.icv_size = INTEG[integ_id].icv_len
 
     def __repr__(self) -> str:  # never the keys

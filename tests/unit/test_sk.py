@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from ikesrv.constants import EncrId, IntegId, PayloadType
+from ikesrv._fast.cbc import AesCbc
 from ikesrv.crypto.sk import CbcChain, SkCipher, integrity
 from ikesrv.crypto.transforms import ENCR, INTEG
 from ikesrv.errors import IntegrityCheckFailed, MalformedMessage
@@ -217,6 +218,74 @@ def test_cbc_chain_rfc3602_vectors():
         for _ in range(3):
             assert chain.encrypt(bytes.fromhex(iv), bytes.fromhex(plain)).hex() == cipher
             assert chain.decrypt(bytes.fromhex(iv), bytes.fromhex(cipher)).hex() == plain
+
+
+def test_aes_cbc_rfc3602_vectors():
+    # RFC 3602 §4 cases 1-4 (AES-128), each twice on one object, both directions
+    cases = [
+        ("06a9214036b8a15b512e03d534120006", "3dafba429d9eb430b422da802c9fac41",
+         b"Single block msg".hex(), "e353779c1079aeb82708942dbe77181a"),
+        ("c286696d887c9aa0611bbb3e2025a45a", "562e17996d093d28ddb3ba695a2e6f58",
+         bytes(range(32)).hex(),
+         "d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1"),
+        ("6c3ea0477630ce21a2ce334aa746c2cd", "c782dc4c098c66cbd9cd27d825682c81",
+         b"This is a 48-byte message (exactly 3 AES blocks)".hex(),
+         "d0a02b3836451753d493665d33f0e886"
+         "2dea54cdb293abc7506939276772f8d5"
+         "021c19216bad525c8579695d83ba2684"),
+        ("56e47a38c5598974bc46903dba290349", "8ce82eefbea0da3c44699ed7db51b7d9",
+         bytes(range(0xA0, 0xE0)).hex(),
+         "c30e32ffedc0774e6aff6af0869f71aa"
+         "0f3af07a9a31a9c684db207eb0ef8e4e"
+         "35907aa632c3ffdf868bb7b29d3d46ad"
+         "83ce9f9a102ee99d49a53e87f4c3da55"),
+    ]
+    for key, iv, plain, cipher in cases:
+        aes = AesCbc(bytes.fromhex(key))
+        for _ in range(2):
+            assert aes.encrypt(bytes.fromhex(iv), bytes.fromhex(plain)).hex() == cipher
+            assert aes.decrypt(bytes.fromhex(iv), bytes.fromhex(cipher)).hex() == plain
+
+
+def test_aes_cbc_matches_cryptography_on_random_streams():
+    rnd = random.Random(3602)
+    for key_len in (16, 24, 32):
+        key = rnd.randbytes(key_len)
+        aes, reference = AesCbc(key), algorithms.AES(key)
+        for _ in range(40):
+            iv, data = rnd.randbytes(16), rnd.randbytes(16 * rnd.randint(1, 80))
+            expected = Cipher(reference, modes.CBC(iv)).encryptor().update(data)
+            assert aes.encrypt(iv, data) == expected
+            assert aes.decrypt(iv, expected) == data
+        assert repr(aes) == f"<AesCbc AES-{key_len * 8}>" and key.hex() not in repr(aes)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: AesCbc(bytes(15)), "AES key of 15 octets"),
+    (lambda: AesCbc(bytes(16)).encrypt(bytes(16), bytes(17)), "non-empty multiple of 16"),
+    (lambda: AesCbc(bytes(16)).decrypt(bytes(16), b""), "non-empty multiple of 16"),
+    (lambda: AesCbc(bytes(16)).encrypt(bytes(8), bytes(16)), "IV of 8 octets"),
+])
+def test_aes_cbc_refuses_caller_mistakes(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_sk_with_aes_cbc_matches_the_cryptography_chain():
+    """SkCipher's AES-CBC (ikesrv._fast.cbc) seals exactly what the CbcChain reference
+    would, and each opens the other's messages."""
+    rnd = random.Random(4303)
+    for key_len in (16, 32):
+        ek, ik = rnd.randbytes(key_len), rnd.randbytes(32)
+        fast = SkCipher(EncrId.ENCR_AES_CBC, ek, IntegId.AUTH_HMAC_SHA2_256_128, ik)
+        reference = SkCipher(EncrId.ENCR_AES_CBC, ek, IntegId.AUTH_HMAC_SHA2_256_128, ik)
+        reference._chain = CbcChain(algorithms.AES(ek))
+        header = bytes(16) + bytes((46, 0x20, 35, 0x08)) + bytes(8)
+        for n in (0, 1, 15, 16, 300):
+            plain, iv = rnd.randbytes(n), rnd.randbytes(16)
+            sealed = fast.seal(header, b"", 35, plain, lambda k, iv=iv: iv[:k])
+            assert sealed == reference.seal(header, b"", 35, plain, lambda k, iv=iv: iv[:k])
+            assert fast.open(sealed, 28) == reference.open(sealed, 28) == plain
 
 
 def test_cbc_chain_matches_fresh_contexts_on_random_streams():
