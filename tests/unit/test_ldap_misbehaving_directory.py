@@ -28,7 +28,8 @@ def _message_id(request: bytes) -> int:
 def _bind_response(message_id: int) -> bytes:
     body = b"\x0a\x01\x00\x04\x00\x04\x00"  # success, no matchedDN, no message
     op = b"\x61" + bytes([len(body)]) + body
-    inner = b"\x02\x01" + bytes([message_id]) + op
+    number = message_id.to_bytes(message_id.bit_length() // 8 + 1, "big")  # X.690 §8.3
+    inner = b"\x02" + bytes([len(number)]) + number + op
     return b"\x30" + bytes([len(inner)]) + inner
 
 
