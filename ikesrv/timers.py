@@ -25,8 +25,11 @@ class Timers:
         self._current: dict[object, tuple[float, int]] = {}
         self._seq = itertools.count()
 
-    def set(self, owner: object, deadline: float) -> None:
-        """Give ``owner`` this deadline, replacing any earlier one."""
+    def set(self, owner: object, deadline: float | None) -> None:
+        """Give ``owner`` this deadline, replacing any earlier one (None: no deadline)."""
+        if deadline is None:
+            self._current.pop(owner, None)
+            return
         current = self._current.get(owner)
         if current is not None and current[0] == deadline:
             return  # the SAs reschedule after every message: mostly to the same time

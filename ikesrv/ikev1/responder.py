@@ -388,11 +388,7 @@ class Ikev1Responder:
     # ------------------------------------------------------------------ timers ------
 
     def reschedule(self, sa: IsakmpSa) -> None:
-        deadline = sa.next_deadline()
-        if deadline is None:
-            self.ctx.timers.cancel(sa)
-        else:
-            self.ctx.timers.set(sa, deadline)
+        self.ctx.timers.set(sa, sa.next_deadline())
 
     def on_timer(self, sa: IsakmpSa, now: float) -> None:
         if sa.state is V1State.DEAD:

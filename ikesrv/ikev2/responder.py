@@ -260,11 +260,7 @@ class Ikev2Responder:
     # ------------------------------------------------------------------ timers ------
 
     def reschedule(self, sa: IkeSa) -> None:
-        deadline = sa.next_deadline()
-        if deadline is None:
-            self.ctx.timers.cancel(sa)
-        else:
-            self.ctx.timers.set(sa, deadline)
+        self.ctx.timers.set(sa, sa.next_deadline())
 
     def on_timer(self, sa: IkeSa, now: float) -> None:
         if sa.state is IkeSaState.DEAD:
