@@ -59,15 +59,17 @@ class V2Options:
     fresh_dh: bool = False  # a new DH key per IKE_SA_INIT instead of one per process
 
 
-class Ikev2Client:
-    """One IKEv2 client: set-up, then on demand CHILD/IKE rekeys, liveness and delete."""
+class LoadClient:
+    """What every simulated client shares: the engine's view of it, read from its
+    initiator core, its set-up outcome and the operation it waits an answer for.
+    Subclasses name the exchanges (``_established``, ``_setup_step``) and operations."""
 
-    __slots__ = ("n", "ini", "phase", "failure", "op", "_op_ref", "peer_deleted")
+    __slots__ = ("_op_ref", "failure", "ini", "n", "op", "peer_deleted", "phase")
 
     #: what the engine may schedule while the SA is held
-    OPERATIONS = frozenset({"rekey_child", "rekey_ike", "liveness", "delete"})
+    OPERATIONS: frozenset = frozenset()
 
-    def __init__(self, n: int, ini: Ikev2Initiator):
+    def __init__(self, n: int, ini):
         self.n = n
         self.ini = ini
         self.phase = SETUP
@@ -79,15 +81,8 @@ class Ikev2Client:
     # --- what the engine reads -------------------------------------------------------
 
     @property
-    def spi(self) -> bytes:
-        """The initiator SPI in the header of the current IKE SA's messages (after a
-        rekey started by the responder, that SPI is the responder's: §2.18)."""
-        sa = self.ini.sa
-        return sa.spi_i if sa is not None else self.ini.spi_i
-
-    @property
     def remote(self) -> tuple:
-        return self.ini.remote
+        return self.ini.remote  # IKEv1: moves to the NAT-T port when a NAT was detected
 
     @property
     def started_at(self) -> float:
@@ -101,17 +96,6 @@ class Ikev2Client:
     def peer_requests(self) -> int:
         return self.ini.peer_requests
 
-    def outstanding(self):
-        """(key, datagrams) of the request we wait an answer for, or None. The key changes
-        with every new request, so the engine knows when to restart its retransmission."""
-        ini = self.ini
-        if ini.state == "sa_init":
-            return ("init", id(ini.last_request)), ini.last_request
-        sa = ini.sa
-        if sa is not None and sa.outstanding is not None and ini.state != "failed":
-            return (id(sa), sa.outstanding.message_id), sa.outstanding.datagrams
-        return None
-
     # --- inputs ----------------------------------------------------------------------
 
     def start(self, now: float) -> list[bytes]:
@@ -124,25 +108,65 @@ class Ikev2Client:
             if ini.state == "failed":
                 self.phase, self.failure = FAILED, ini.failure
             elif ini.state == "established":
-                if ini.child is None:
-                    # RFC 7296 §1.2: the IKE SA stands, its first CHILD SA was refused
-                    names = ", ".join(_name(t) for t in getattr(ini, "auth_notifies", ()))
-                    self.phase = FAILED
-                    self.failure = f"CHILD SA refused: {names or 'no SA payload'}"
-                else:
-                    self.phase = UP
+                self._established()
         elif ini.state == "deleted" and self.op != "delete":
             self.peer_deleted = True
             self.phase = DONE
         return out
 
+    def _established(self) -> None:
+        self.phase = UP
+
+    def _setup_step(self) -> str:
+        """The set-up exchange now waiting for an answer, in words (subclasses name it)."""
+        return "set-up"
+
     def timed_out(self) -> str:
         """The failure text for a request that was never answered."""
-        if self.phase == SETUP:
-            what = "IKE_SA_INIT" if self.ini.state == "sa_init" else "IKE_AUTH"
-        else:
-            what = self.op or "request"
+        what = self._setup_step() if self.phase == SETUP else self.op or "request"
         return f"{what} timeout: no answer, retransmissions exhausted"
+
+    def delete(self, now: float) -> list[bytes]:
+        self.op, self._op_ref = "delete", None
+        return self.ini.delete(now)
+
+
+class Ikev2Client(LoadClient):
+    """One IKEv2 client: set-up, then on demand CHILD/IKE rekeys, liveness and delete."""
+
+    __slots__ = ()
+
+    OPERATIONS = frozenset({"rekey_child", "rekey_ike", "liveness", "delete"})
+
+    @property
+    def spi(self) -> bytes:
+        """The initiator SPI in the header of the current IKE SA's messages (after a
+        rekey started by the responder, that SPI is the responder's: §2.18)."""
+        sa = self.ini.sa
+        return sa.spi_i if sa is not None else self.ini.spi_i
+
+    def outstanding(self):
+        """(key, datagrams) of the request we wait an answer for, or None. The key changes
+        with every new request, so the engine knows when to restart its retransmission."""
+        ini = self.ini
+        if ini.state == "sa_init":
+            return ("init", id(ini.last_request)), ini.last_request
+        sa = ini.sa
+        if sa is not None and sa.outstanding is not None and ini.state != "failed":
+            return (id(sa), sa.outstanding.message_id), sa.outstanding.datagrams
+        return None
+
+    def _established(self) -> None:
+        if self.ini.child is None:
+            # RFC 7296 §1.2: the IKE SA stands, its first CHILD SA was refused
+            names = ", ".join(_name(t) for t in getattr(self.ini, "auth_notifies", ()))
+            self.phase = FAILED
+            self.failure = f"CHILD SA refused: {names or 'no SA payload'}"
+        else:
+            self.phase = UP
+
+    def _setup_step(self) -> str:
+        return "IKE_SA_INIT" if self.ini.state == "sa_init" else "IKE_AUTH"
 
     # --- operations while the SA is up -------------------------------------------------
 
@@ -158,10 +182,6 @@ class Ikev2Client:
     def liveness(self, now: float) -> list[bytes]:
         self.op, self._op_ref = "liveness", getattr(self.ini, "alive_at", None)
         return self.ini.liveness(now)
-
-    def delete(self, now: float) -> list[bytes]:
-        self.op, self._op_ref = "delete", None
-        return self.ini.delete(now)
 
     def op_result(self) -> bool | None:
         """After the answer to ``op``: True (done as asked), False (refused), None (no

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ..actions import TrafficSelectorSpec
 from ..crypto.proposals import parse_esp_proposal, parse_ike_proposal
 from ..identity import Identity
-from .clients import DONE, FAILED, SETUP, UP, UsageError
+from .clients import LoadClient, UsageError
 from .clients import _read_secret as read_secret
 from .initiator_v1 import ClientSettingsV1, Ikev1Initiator
 
@@ -53,75 +53,27 @@ class V1Options:
     fresh_dh: bool = False
 
 
-class Ikev1Client:
+class Ikev1Client(LoadClient):
     """One IKEv1 client: set-up, then on demand Quick Mode rekeys, DPD and delete."""
 
-    __slots__ = ("n", "ini", "phase", "failure", "op", "_op_ref", "peer_deleted")
+    __slots__ = ()
 
-    #: what the engine may schedule while the SA is held (no IKE SA rekey in IKEv1)
+    #: no IKE SA rekey in IKEv1
     OPERATIONS = frozenset({"rekey_child", "liveness", "delete"})
-
-    def __init__(self, n: int, ini: Ikev1Initiator):
-        self.n = n
-        self.ini = ini
-        self.phase = SETUP
-        self.failure: str | None = None
-        self.op: str | None = None
-        self._op_ref = None
-        self.peer_deleted = False
-
-    # --- what the engine reads -------------------------------------------------------
 
     @property
     def spi(self) -> bytes:
         """The initiator cookie: the first 8 octets of every message of this ISAKMP SA."""
         return self.ini.sa.spi_i
 
-    @property
-    def remote(self) -> tuple:
-        return self.ini.remote  # moves to the NAT-T port when a NAT was detected
-
-    @property
-    def started_at(self) -> float:
-        return self.ini.started_at
-
-    @property
-    def established_at(self) -> float | None:
-        return self.ini.established_at
-
-    @property
-    def peer_requests(self) -> int:
-        return self.ini.peer_requests
-
     def outstanding(self):
         return self.ini.outstanding()
 
-    # --- inputs ----------------------------------------------------------------------
-
-    def start(self, now: float) -> list[bytes]:
-        return self.ini.start(now)
-
-    def receive(self, data: bytes, now: float) -> list[bytes]:
-        ini = self.ini
-        out = ini.receive(data, now)
-        if self.phase == SETUP:
-            if ini.state == "failed":
-                self.phase, self.failure = FAILED, ini.failure
-            elif ini.state == "established":
-                self.phase = UP  # Quick Mode answered: QM3 goes out with ``out``
-        elif ini.state == "deleted" and self.op != "delete":
-            self.peer_deleted = True
-            self.phase = DONE
-        return out
-
-    def timed_out(self) -> str:
-        if self.phase == SETUP:
-            what = {"mm_sa": "Main Mode SA", "mm_ke": "Main Mode KE", "mm_auth": "Main Mode ID",
-                    "am_sent": "Aggressive Mode", "config": "Mode Config",
-                    "quick": "Quick Mode"}.get(self.ini.state, self.ini.state)
-        else:
-            what = self.op or "request"
-        return f"{what} timeout: no answer, retransmissions exhausted"
+    def _setup_step(self) -> str:
+        # UP comes with Quick Mode answered: QM3 goes out with receive()'s answer
+        return {"mm_sa": "Main Mode SA", "mm_ke": "Main Mode KE", "mm_auth": "Main Mode ID",
+                "am_sent": "Aggressive Mode", "config": "Mode Config",
+                "quick": "Quick Mode"}.get(self.ini.state, self.ini.state)
 
     # --- operations while the SA is up -------------------------------------------------
 
@@ -132,10 +84,6 @@ class Ikev1Client:
     def liveness(self, now: float) -> list[bytes]:
         self.op, self._op_ref = "liveness", self.ini.alive_at
         return self.ini.dpd(now)
-
-    def delete(self, now: float) -> list[bytes]:
-        self.op, self._op_ref = "delete", None
-        return self.ini.delete(now)
 
     def op_result(self) -> bool | None:
         """After the answer to ``op``: True (done), False (refused), None (waiting)."""

@@ -79,6 +79,17 @@ class ClientSettings:
     dh_keys: dict | None = field(default=None, repr=False)
 
 
+def dh_key_for(shared: dict | None, group: int, rng):
+    """A DH key of ``group``: fresh when ``shared`` is None, else the one ``shared`` (the
+    settings' dh_keys, one per group and process) holds, made at its first use."""
+    if shared is None:
+        return dh.group(group).generate(rng)
+    key = shared.get(group)
+    if key is None:
+        key = shared[group] = dh.group(group).generate(rng)
+    return key
+
+
 class Ikev2Initiator:
     """One client's IKE SA from its own side."""
 
@@ -117,7 +128,7 @@ class Ikev2Initiator:
         if self._init_tries > 5:  # a responder that keeps asking is broken: give up
             return self._fail("IKE_SA_INIT: too many COOKIE/INVALID_KE rounds")
         if new_key:
-            self.dh_key = self._init_dh_key(self._group)
+            self.dh_key = dh_key_for(self.s.dh_keys, self._group, self.rng)
         if not hasattr(self, "nonce_i"):
             # §2.6: a retry after COOKIE carries the same Ni, which the cookie covers
             self.nonce_i = self.rng(32)
@@ -145,16 +156,6 @@ class Ikev2Initiator:
         self.init_request = data
         self.last_request = [data]
         return [data]
-
-    def _init_dh_key(self, group: int):
-        """The key for IKE_SA_INIT: fresh, or the one shared through settings.dh_keys."""
-        shared = self.s.dh_keys
-        if shared is None:
-            return dh.group(group).generate(self.rng)
-        key = shared.get(group)
-        if key is None:
-            key = shared[group] = dh.group(group).generate(self.rng)
-        return key
 
     def receive(self, data: bytes, now: float) -> list[bytes]:
         """Process one datagram from the responder; return what to send next."""

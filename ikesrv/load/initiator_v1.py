@@ -44,6 +44,7 @@ from ..ikev1.isakmp_sa import IsakmpSa
 from ..ikev2 import traffic_selectors as ts
 from ..nat_detection import v1_detect, v1_nat_hash
 from ..wire import ikev1 as w
+from .initiator import dh_key_for
 
 P = V1PayloadType
 X = V1ExchangeType
@@ -209,7 +210,7 @@ class Ikev1Initiator:
             self.state = "mm_sa"
             return self._send_plain(X.IDENTITY_PROTECTION, [self._sa_payload] + self._vendor_ids())
         self.state = "am_sent"
-        self._dh = self._phase1_dh_key(self.s.ike_proposals[0].dh_groups[0])
+        self._dh = dh_key_for(self.s.dh_keys, self.s.ike_proposals[0].dh_groups[0], self.rng)
         sa.nonce_i = self.rng(32)
         idii = self._id_payload()
         sa.idii_b = idii.body
@@ -218,16 +219,6 @@ class Ikev1Initiator:
         if self.s.auth == "pubkey":
             payloads.append(w.CrPayload(encoding=4))
         return self._send_plain(X.AGGRESSIVE, payloads)
-
-    def _phase1_dh_key(self, group: int):
-        """Our phase 1 DH key: fresh, or the one shared through settings.dh_keys."""
-        shared = self.s.dh_keys
-        if shared is None:
-            return dh.group(group).generate(self.rng)
-        key = shared.get(group)
-        if key is None:
-            key = shared[group] = dh.group(group).generate(self.rng)
-        return key
 
     def _send_plain(self, exchange: int, payloads: list) -> list[bytes]:
         sa = self.sa
@@ -294,7 +285,7 @@ class Ikev1Initiator:
         sa.spi_r = msg.spi_r
         if not self._chosen(sa_p, view):
             return []
-        self._dh = self._phase1_dh_key(sa.selection.dh)
+        self._dh = dh_key_for(self.s.dh_keys, sa.selection.dh, self.rng)
         sa.nonce_i = self.rng(32)
         payloads = [w.KePayload(data=self._dh.public), w.NoncePayload(data=sa.nonce_i)]
         if self.s.auth == "pubkey":
