@@ -5,8 +5,9 @@ Owns: ``Prometheus`` (own configuration: scrape and evaluation every 1 s, job ``
 optional rule files checked with ``promtool check rules``; TSDB in a temporary directory;
 listens on 127.0.0.1:<port> of the namespace; ``query()`` / ``wait_for()`` over
 /api/v1/query) and ``StaticTarget`` (a fixed exposition text on 127.0.0.1:<port>/metrics,
-served by a thread whose socket lives in the namespace). HTTP calls go through
-``Namespace.call``, so they reach the namespace's loopback from the test process.
+served by a thread whose socket lives in the namespace); ``scrape()`` / ``value()`` read
+ikesrv's own /metrics directly. HTTP calls go through ``Namespace.call``, so they reach
+the namespace's loopback from the test process.
 
 Imports only the standard library and tests.harness.{proc,cleanup,netns}.
 """
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,6 +48,45 @@ def http_get(ns: Namespace | None, url: str, timeout: float = 5.0) -> tuple[int,
             return e.code, e.read()
 
     return _in_ns(ns, get, timeout=timeout + 5) if ns is not None else get()
+
+
+_SAMPLE = re.compile(r"^(ikesrv_[a-z_]+)(?:\{(.*)\})? (\S+)$")
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(ns: Namespace | None, listen: str, *, settle: float = 0.0) -> Samples:
+    """ikesrv's /metrics on ``listen`` ("address:port") as {(name, ((label, value), ...)):
+    value}. With ``settle`` (seconds, e.g. twice a worker's metrics flush delay): read
+    again ``settle`` apart until two reads agree, so that every event so far is in."""
+
+    def once() -> Samples:
+        status, body = http_get(ns, f"http://{listen}/metrics")
+        assert status == 200, status
+        out: Samples = {}
+        for line in body.decode().splitlines():
+            m = _SAMPLE.match(line)
+            if m:
+                labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")))
+                out[(m.group(1), labels)] = float(m.group(3))
+        return out
+
+    reads = [once()]
+    if settle <= 0:
+        return reads[0]
+
+    def settled() -> bool:
+        time.sleep(settle)  # the reads compared lie a full flush interval apart
+        reads.append(once())
+        return reads[-1] == reads[-2]
+    wait_until(settled, timeout=10 + 2 * settle, what="/metrics to settle", interval=0.0)
+    return reads[-1]
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples that carry ``labels``."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
 class Prometheus:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import socket
 import threading
 import time
 from pathlib import Path
 
 from bench.fuzz_codec import default_seeds, mutate
-from tests.harness.prometheus import http_get
 
 NON_ESP_MARKER = bytes(4)  # RFC 3948 §2.2: IKE on the NAT-T port
-SAMPLE = re.compile(r"^(ikesrv_[a-z_]+)(?:\{(.*)\})? (\S+)$")
 
 
 # ------------------------------------------------------------------ source addresses --
@@ -137,24 +134,6 @@ class Flood:
 
 
 # ------------------------------------------------------------------ readings ----------
-
-
-def scrape(ns, listen: str) -> dict[tuple, float]:
-    """The supervisor's /metrics as {(name, ((label, value), ...)): value}."""
-    status, body = http_get(ns, f"http://{listen}/metrics")
-    assert status == 200, status
-    out = {}
-    for line in body.decode().splitlines():
-        m = SAMPLE.match(line)
-        if m:
-            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(samples, name: str, **labels) -> float:
-    want = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
 def rss_kib(pid: int) -> int:

@@ -23,8 +23,7 @@ from ikesrv.load.initiator import ClientSettings, Ikev2Initiator
 from tests.harness import scenarios
 from tests.harness.netns import CL_ADDR, GW_ADDR, PROTECTED_NET, VIP_POOL
 from tests.harness.proc import run, wait_until
-
-from .flood import scrape, value
+from tests.harness.prometheus import scrape, value
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

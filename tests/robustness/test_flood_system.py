@@ -26,6 +26,7 @@ import pytest
 from tests.harness import scenarios
 from tests.harness.netns import CL_ADDR, CL_NET, GW_ADDR, PROTECTED_NET, VIP_POOL
 from tests.harness.proc import wait_until
+from tests.harness.prometheus import scrape, value
 
 from .flood import (
     Flood,
@@ -34,8 +35,6 @@ from .flood import (
     ike_sa_init,
     mutated_datagrams,
     rss_kib,
-    scrape,
-    value,
     worker_pids,
 )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -22,7 +21,8 @@ import pytest
 
 from tests.harness.netns import GW_ADDR, PROTECTED_NET
 from tests.harness.proc import wait_until
-from tests.harness.prometheus import http_get
+from tests.harness.prometheus import Samples, value
+from tests.harness.prometheus import scrape as scrape_metrics
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -57,40 +57,13 @@ local_ts = ["{PROTECTED_NET}"]
 dpd_delay = "5m"
 """
 
-SAMPLE = re.compile(r"^(ikesrv_[a-z_]+)(?:\{(.*)\})? (\S+)$")
 
 
-def scrape(ns) -> dict[tuple, float]:
-    """/metrics as {(name, (label, value), ...): value}, once it has settled: workers hand
-    their counts to the metrics files at most METRICS_FLUSH_DELAY after the events, so
-    two reads that far apart agree once every event so far is in."""
+def scrape(ns) -> Samples:
+    """/metrics once it has settled: workers hand their counts to the metrics files at
+    most METRICS_FLUSH_DELAY after the events."""
     from ikesrv.server.worker import METRICS_FLUSH_DELAY
-    reads = [_scrape_once(ns)]
-
-    def settled() -> bool:
-        reads.append(_scrape_once(ns))
-        return reads[-1] == reads[-2]
-    wait_until(settled, timeout=10, what="/metrics to settle",
-               interval=2 * METRICS_FLUSH_DELAY)
-    return reads[-1]
-
-
-def _scrape_once(ns) -> dict[tuple, float]:
-    status, body = http_get(ns, f"http://{METRICS}/metrics")
-    assert status == 200
-    out = {}
-    for line in body.decode().splitlines():
-        m = SAMPLE.match(line)
-        if m:
-            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(samples, name: str, **labels) -> float:
-    """The sum of ``name``'s samples that carry ``labels``."""
-    want = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+    return scrape_metrics(ns, METRICS, settle=2 * METRICS_FLUSH_DELAY)
 
 
 def run_load(ns, psk_path: Path, clients: int, local_id: str, *extra: str,
