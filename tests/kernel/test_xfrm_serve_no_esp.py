@@ -16,33 +16,17 @@ import re
 
 import pytest
 
+from ikesrv.kernel.xfrm import IKESRV_MARK
 from tests.harness import scenarios
-from tests.harness.netns import GW_ADDR, GW_NAT_SIDE_ADDR, PROTECTED_NET, VIP_POOL
+from tests.harness.ikesrv_configs import gateway, psk_road_warrior
+from tests.harness.netns import GW_ADDR, PROTECTED_NET
 from tests.harness.proc import wait_until
 
 pytestmark = pytest.mark.root
 
-MARK = "mark 0/0x100000"
-CONFIG = f"""
-[server]
-addresses = ["{GW_ADDR}", "{GW_NAT_SIDE_ADDR}"]
-[metrics]
-enabled = false
-[kernel]
-backend = "xfrm"
-[pools.rw]
-addresses = "{VIP_POOL}"
-[connections.rw-psk]
-version = 2
-local_id = "{scenarios.GW_ID}"
-local_auth = "psk"
-remote_auth = "psk"
-psk_file = "rw.psk"
-proposals = ["aes256gcm16-prfsha384-ecp384"]
-esp_proposals = ["aes256gcm16"]
-pools = ["rw"]
-local_ts = ["{PROTECTED_NET}"]
-"""
+MARK = str(IKESRV_MARK)
+CONFIG = gateway(kernel="xfrm") + psk_road_warrior(
+    proposals=("aes256gcm16-prfsha384-ecp384",), esp_proposals=("aes256gcm16",))
 
 
 def kernel_has_esp(ns) -> bool:

@@ -25,8 +25,9 @@ from ikesrv.kernel import xfrm_msg as m
 from ikesrv.kernel.netlink import XfrmSocket
 from ikesrv.kernel.xfrm import IKESRV_MARK
 from tests.harness import scenarios
-from tests.harness.netns import GW_ADDR, GW_NAT_SIDE_ADDR, NAT_PUBLIC_ADDR, PROTECTED_NET, VIP_POOL
+from tests.harness.netns import GW_ADDR, GW_NAT_SIDE_ADDR, NAT_PUBLIC_ADDR
 from tests.harness.proc import wait_until
+from tests.harness.ikesrv_configs import gateway, psk_road_warrior
 from tests.harness.strongswan import SwanctlConf
 
 from .xfrm_view import Tcpdump, policies, states
@@ -37,28 +38,11 @@ if os.environ.get("IKESRV_IN_ESP_VM") != "1":
 
 pytestmark = pytest.mark.root
 
-MARK = "mark 0/0x100000"
-CONFIG = f"""
-[server]
-addresses = ["{GW_ADDR}", "{GW_NAT_SIDE_ADDR}"]
-[metrics]
-enabled = false
-[kernel]
-backend = "xfrm"
-[pools.rw]
-addresses = "{VIP_POOL}"
-[connections.rw-psk]
-version = 2
-local_id = "{scenarios.GW_ID}"
-local_auth = "psk"
-remote_auth = "psk"
-psk_file = "rw.psk"
-proposals = ["aes256gcm16-prfsha384-ecp384", "aes128-sha256-x25519"]
-esp_proposals = ["aes256gcm16", "chacha20poly1305", "aes256-sha256", "aes128-sha384",
-                 "aes256-sha512", "aes128gcm16-esn"]
-pools = ["rw"]
-local_ts = ["{PROTECTED_NET}"]
-"""
+MARK = str(IKESRV_MARK)
+CONFIG = gateway(kernel="xfrm") + psk_road_warrior(
+    proposals=("aes256gcm16-prfsha384-ecp384", "aes128-sha256-x25519"),
+    esp_proposals=("aes256gcm16", "chacha20poly1305", "aes256-sha256", "aes128-sha384",
+                   "aes256-sha512", "aes128gcm16-esn"))
 
 # child name -> (protected host it reaches, client ESP proposal, what `ip xfrm state`
 # must show for it: RFC 4106 / RFC 7634 keys carry their 32-bit salt; RFC 4868 §2.3
