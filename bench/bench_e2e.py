@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .e2e_responders import Setup
+from .timing import option
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    clients = _opt(argv, "--clients", int)
-    concurrency = _opt(argv, "--concurrency", int) or CONCURRENCY
-    json_path = _opt(argv, "--json", str)
-    only = _opt(argv, "--only", str)  # comma-separated variant labels
-    repeat = max(1, _opt(argv, "--repeat", int) or 1)
-    baseline = _opt(argv, "--baseline", str)  # an earlier tree: its rows come first
+    clients = option(argv, "--clients", int)
+    concurrency = option(argv, "--concurrency", int) or CONCURRENCY
+    json_path = option(argv, "--json", str)
+    only = option(argv, "--only", str)  # comma-separated variant labels
+    repeat = max(1, option(argv, "--repeat", int) or 1)
+    baseline = option(argv, "--baseline", str)  # an earlier tree: its rows come first
     if baseline and not (Path(baseline) / "ikesrv" / "__main__.py").is_file():
         print(f"--baseline {baseline}: no ikesrv package there")
         return 2
@@ -415,15 +416,6 @@ def _ratios(rows: list[dict], variants, by: dict, baseline: str) -> list[str]:
                          f"({r['kib_per_sa']:.1f} vs {theirs['kib_per_sa']:.1f} KiB/SA)")
             lines.append(text)
     return lines
-
-
-def _opt(argv: list[str], name: str, kind):
-    for i, a in enumerate(argv):
-        if a == name and i + 1 < len(argv):
-            return kind(argv[i + 1])
-        if a.startswith(name + "="):
-            return kind(a.split("=", 1)[1])
-    return None
 
 
 def _missing() -> str | None:

@@ -19,11 +19,11 @@ import os
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from ikesrv._fast.cbc import AesCbc
 
 from bench.timing import header, ns_per_call, row
-from ikesrv.constants import EncrId, IntegId
 from ikesrv._fast import prf
-from ikesrv._fast.cbc import AesCbc
+from ikesrv.constants import EncrId, IntegId
 from ikesrv.crypto.sk import CbcChain, SkCipher
 
 PLAINTEXT_LEN = 300

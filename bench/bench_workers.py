@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from .e2e_responders import GW_ID, PSK, ikesrv_config
+from .timing import option
 
 REPO = Path(__file__).resolve().parent.parent
 PROPOSAL = "aes128-sha256-x25519"
@@ -56,10 +57,10 @@ def cpu_ticks(pid: int) -> int:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    clients = _opt(argv, "--clients", int) or (300 if quick else 2000)
-    concurrency = _opt(argv, "--concurrency", int) or 64
-    processes = _opt(argv, "--processes", int) or 2
-    repeat = _opt(argv, "--repeat", int) or (2 if quick else 3)
+    clients = option(argv, "--clients", int) or (300 if quick else 2000)
+    concurrency = option(argv, "--concurrency", int) or 64
+    processes = option(argv, "--processes", int) or 2
+    repeat = option(argv, "--repeat", int) or (2 if quick else 3)
     print(f"\n== workers: IKEv2 PSK set-ups with 1 and 2 worker processes "
           f"({clients} SAs per run, concurrency {concurrency}, {processes} generator "
           f"processes, {repeat} runs each, interleaved; {os.cpu_count()} CPUs shared by "
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> int:
         print(f"median setups/s: 1 worker {medians[1]:.1f}, 2 workers {medians[2]:.1f}; "
               f"ratio 2 workers / 1 worker: {medians[2] / medians[1]:.2f}x  (workers' CPU "
               f"per SA {costs[2] / costs[1]:.2f}x)")
-    json_path = _opt(argv, "--json", str)
+    json_path = option(argv, "--json", str)
     if json_path:
         Path(json_path).write_text(json.dumps(rows, indent=2) + "\n")
     return 0 if ok else 1
@@ -167,15 +168,6 @@ def format_row(r: dict) -> str:
             f"util {util:<9}  gen {r['generator_ms_per_sa'] or 0:.3f} ms/SA  "
             f"p50 {r['latency_ms']['p50']:.1f} ms  p99 {r['latency_ms']['p99']:.1f} ms  "
             f"rtx {r['retransmissions']}{flag}")
-
-
-def _opt(argv: list[str], name: str, kind):
-    for i, a in enumerate(argv):
-        if a == name and i + 1 < len(argv):
-            return kind(argv[i + 1])
-        if a.startswith(name + "="):
-            return kind(a.split("=", 1)[1])
-    return None
 
 
 def _missing() -> str | None:

@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmarks: ns per call, best of several repeats.
+"""Timing and option helpers shared by the benchmarks: ns per call, best of several repeats.
 
 Best-of-N per-call time is the figure least disturbed by the other core's load; every
 benchmark measures ours and the baseline in the same run so that ratios are comparable.
@@ -37,3 +37,13 @@ def row(name: str, ours_ns: float, ref_ns: float) -> str:
 
 def header(title: str) -> str:
     return f"\n== {title}\n{'operation':<40} {'ikesrv':>13} {'reference':>13} {'speed-up':>8}"
+
+
+def option(argv: list[str], name: str, kind):
+    """The value of ``--name=VALUE`` (or ``--name VALUE``) in ``argv`` as ``kind``, or None."""
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            return kind(argv[i + 1])
+        if a.startswith(name + "="):
+            return kind(a.split("=", 1)[1])
+    return None

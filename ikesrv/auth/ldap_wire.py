@@ -227,7 +227,7 @@ def message_size(buffer: bytes | bytearray) -> int:
 
 
 class _Reader:
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes, pos: int, end: int):
         self.data, self.pos, self.end = data, pos, end
@@ -332,8 +332,19 @@ def decode_answer(message: bytes) -> tuple[int, SearchEntry | SearchDone | Searc
 
 
 __all__ = [
-    "DEREF_ALWAYS", "Disconnection", "FilterError", "MAX_MESSAGE", "ProtocolError",
-    "SCOPE_BASE_OBJECT", "SCOPE_SINGLE_LEVEL", "SCOPE_WHOLE_SUBTREE", "SearchDone",
-    "SearchEntry", "SearchReference", "decode_answer", "encode_filter", "encode_search",
+    "DEREF_ALWAYS",
+    "MAX_MESSAGE",
+    "SCOPE_BASE_OBJECT",
+    "SCOPE_SINGLE_LEVEL",
+    "SCOPE_WHOLE_SUBTREE",
+    "Disconnection",
+    "FilterError",
+    "ProtocolError",
+    "SearchDone",
+    "SearchEntry",
+    "SearchReference",
+    "decode_answer",
+    "encode_filter",
+    "encode_search",
     "message_size",
 ]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.prometheus import http_get
 from tests.harness.proc import wait_until
+from tests.harness.prometheus import http_get
 from tests.harness.strongswan import SwanctlConf
 
 pytestmark = pytest.mark.root

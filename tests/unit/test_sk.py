@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from ikesrv._fast.cbc import AesCbc
 
 from ikesrv.constants import EncrId, IntegId, PayloadType
-from ikesrv._fast.cbc import AesCbc
 from ikesrv.crypto.sk import CbcChain, SkCipher, integrity
 from ikesrv.crypto.transforms import ENCR, INTEG
 from ikesrv.errors import IntegrityCheckFailed, MalformedMessage
@@ -212,15 +212,15 @@ RFC3602_VECTORS = [
      "d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1"),
     ("6c3ea0477630ce21a2ce334aa746c2cd", "c782dc4c098c66cbd9cd27d825682c81",
      b"This is a 48-byte message (exactly 3 AES blocks)".hex(),
-     "d0a02b3836451753d493665d33f0e886"
-     "2dea54cdb293abc7506939276772f8d5"
-     "021c19216bad525c8579695d83ba2684"),
+     ("d0a02b3836451753d493665d33f0e886"
+      "2dea54cdb293abc7506939276772f8d5"
+      "021c19216bad525c8579695d83ba2684")),
     ("56e47a38c5598974bc46903dba290349", "8ce82eefbea0da3c44699ed7db51b7d9",
      bytes(range(0xA0, 0xE0)).hex(),
-     "c30e32ffedc0774e6aff6af0869f71aa"
-     "0f3af07a9a31a9c684db207eb0ef8e4e"
-     "35907aa632c3ffdf868bb7b29d3d46ad"
-     "83ce9f9a102ee99d49a53e87f4c3da55"),
+     ("c30e32ffedc0774e6aff6af0869f71aa"
+      "0f3af07a9a31a9c684db207eb0ef8e4e"
+      "35907aa632c3ffdf868bb7b29d3d46ad"
+      "83ce9f9a102ee99d49a53e87f4c3da55")),
 ]
 
 
