@@ -99,7 +99,7 @@ def make_core() -> Core:
     return Core(load_text(CONFIG, directory), rng=os.urandom)
 
 
-def _client(version: int, i: int, ike: list, esp: list, dh_keys: dict):
+def _client(version: int, i: int, ike: list, esp: list, dh_keys: dict, remote=CLIENT):
     """Client ``i`` as the load generator makes it (one DH key per group and process)."""
     local_id = Identity.parse(f"c{i}@core.load.test")
     if version == 1:
@@ -108,10 +108,10 @@ def _client(version: int, i: int, ike: list, esp: list, dh_keys: dict):
         settings = ClientSettingsV1(ike_proposals=ike, esp_proposals=esp, local_id=local_id,
                                     psk=PSK, want_vip=True, ts_local=[any_ts],
                                     ts_remote=[any_ts], dh_keys=dh_keys)
-        return Ikev1Initiator(settings, os.urandom, CLIENT, SERVER)
+        return Ikev1Initiator(settings, os.urandom, remote, SERVER)
     settings = ClientSettings(ike_proposals=ike, esp_proposals=esp, local_id=local_id, psk=PSK,
                               dh_keys=dh_keys)
-    return Ikev2Initiator(settings, os.urandom, CLIENT, SERVER)
+    return Ikev2Initiator(settings, os.urandom, remote, SERVER)
 
 
 def run(proposal: str, n: int, profile: cProfile.Profile | None = None,
@@ -126,7 +126,9 @@ def run(proposal: str, n: int, profile: cProfile.Profile | None = None,
     dh_keys: dict = {}
     for i in range(n):
         t = clock()
-        client = _client(version, i, ike, esp, dh_keys)
+        # each client from its own port, as behind NATs or from the load generator
+        remote = (CLIENT[0], 1024 + i % 60000)
+        client = _client(version, i, ike, esp, dh_keys, remote)
         out = client.start(now)
         initiator_ns += clock() - t
         while out:
@@ -135,7 +137,7 @@ def run(proposal: str, n: int, profile: cProfile.Profile | None = None,
                 profile.enable()
             replies = []
             for data in out:
-                core.datagram_received(data, SERVER, CLIENT, now)
+                core.datagram_received(data, SERVER, remote, now)
                 actions = core.actions()
                 while actions:
                     more = []

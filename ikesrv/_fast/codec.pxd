@@ -33,7 +33,7 @@ cdef class Transform(_Record):
 @cython.final
 @cython.auto_pickle(False)
 cdef class Proposal(_Record):
-    cdef public object number, protocol, spi, transforms
+    cdef public object number, protocol, spi, transforms, wire
 
 @cython.final
 @cython.auto_pickle(False)
@@ -145,7 +145,7 @@ cdef class V1Transform(_Record):
 @cython.final
 @cython.auto_pickle(False)
 cdef class V1Proposal(_Record):
-    cdef public object number, protocol, spi, transforms
+    cdef public object number, protocol, spi, transforms, wire
 
 @cython.final
 @cython.auto_pickle(False)

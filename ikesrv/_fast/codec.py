@@ -196,16 +196,22 @@ class Transform(_Record):
 
 
 class Proposal(_Record):
-    """Proposal substructure (RFC 7296 §3.3.1); ``spi`` is empty in IKE_SA_INIT."""
+    """Proposal substructure (RFC 7296 §3.3.1); ``spi`` is empty in IKE_SA_INIT.
 
-    __slots__ = ("number", "protocol", "spi", "transforms")
+    ``wire``: a decoded proposal's transform octets as received (None for one built
+    here). Not a field (equality ignores it): two proposals with the same ``wire`` and
+    protocol offer the same, so it can key a cache of decisions about the offer.
+    """
+
+    __slots__ = ("number", "protocol", "spi", "transforms", "wire")
     _fields = ("number", "protocol", "spi", "transforms")
 
-    def __init__(self, number, protocol, spi=b"", transforms=None):
+    def __init__(self, number, protocol, spi=b"", transforms=None, wire=None):
         self.number = number
         self.protocol = protocol
         self.spi = spi
         self.transforms = [] if transforms is None else list(transforms)
+        self.wire = wire
 
 
 class SaPayload(_Record):
@@ -545,14 +551,15 @@ class V1Proposal(_Record):
     """Proposal payload (RFC 2408 §3.5) inside an SA; proposals sharing a number form a
     bundle (AND), different numbers are alternatives (OR)."""
 
-    __slots__ = ("number", "protocol", "spi", "transforms")
+    __slots__ = ("number", "protocol", "spi", "transforms", "wire")
     _fields = ("number", "protocol", "spi", "transforms")
 
-    def __init__(self, number, protocol, spi=b"", transforms=None):
+    def __init__(self, number, protocol, spi=b"", transforms=None, wire=None):
         self.number = number
         self.protocol = protocol
         self.spi = spi
         self.transforms = [] if transforms is None else list(transforms)
+        self.wire = wire  # as Proposal.wire: the transform payloads' octets as received
 
 
 class V1SaPayload(_Record):
@@ -1124,6 +1131,7 @@ def _v2_sa(data, buf, start, end, base):
         prop.number = buf[off + 4]
         prop.protocol = protocol
         prop.spi = data[off + 8:t]
+        prop.wire = data[t:pend]
         transforms = []
         for i in range(ntrans):
             total += 1
@@ -1985,6 +1993,7 @@ def _v1_sa(data, buf, start, end, base):
         prop.number = buf[off + 4]
         prop.protocol = protocol
         prop.spi = data[off + 8:t]
+        prop.wire = data[t:pend]
         transforms = []
         for i in range(ntrans):
             total += 1

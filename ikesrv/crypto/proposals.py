@@ -417,21 +417,51 @@ def _first(ours: Iterable[int], offered: list) -> int | None:
 _DH_PREFER, _DH_REQUIRE, _DH_ANY, _DH_NONE, _DH_IGNORE = range(5)
 
 
+# Decisions already taken, by (our proposals, the offer's transforms as received, how
+# DH is matched): clients of one kind all send the same offer, and matching it costs
+# more than the rest of an IKE_SA_INIT's bookkeeping. Only the offered proposal's
+# number and SPI differ between them; those come from the offer at hand. Bounded: the
+# offers are the peers' choice.
+_DECISIONS: dict[tuple, tuple] = {}
+_DECISIONS_KEPT = 1024
+
+
 def _select(ours: Sequence[ProposalSpec], theirs: Sequence[ikev2.Proposal], protocol: int,
             ke_group: int | None, dh_rule: int) -> SelectedProposal | None:
-    offers = [(p, _offer(p)) for p in theirs if p.protocol == protocol]
+    wires = tuple([(p.protocol, getattr(p, "wire", None)) for p in theirs])
+    key = (id(ours), protocol, ke_group, dh_rule, wires)
+    found = _DECISIONS.get(key)
+    if found is None or found[0] is not ours:
+        decision = _decide(ours, theirs, protocol, ke_group, dh_rule)
+        if all(w is not None for _, w in wires):  # only offers decoded from the wire
+            if len(_DECISIONS) >= _DECISIONS_KEPT:
+                _DECISIONS.clear()
+            # ``ours`` is kept with the decision: its id cannot be reused while cached
+            _DECISIONS[key] = (ours, decision)
+    else:
+        decision = found[1]
+    if decision is None:
+        return None
+    index, (encr, integ, prf, dh, esn) = decision
+    proposal = theirs[index]
+    return SelectedProposal(
+        number=proposal.number, protocol=protocol, spi=proposal.spi,
+        encr=encr[0], encr_key_len=encr[1], integ=integ, prf=prf, dh=dh, esn=esn)
+
+
+def _decide(ours: Sequence[ProposalSpec], theirs: Sequence[ikev2.Proposal], protocol: int,
+            ke_group: int | None, dh_rule: int) -> tuple | None:
+    """(index of the peer proposal taken, its (encr, integ, prf, dh, esn)), or None."""
+    offers = [(i, _offer(p)) for i, p in enumerate(theirs) if p.protocol == protocol]
     for spec in ours:
         if spec.protocol != protocol:
             continue
-        for proposal, offer in offers:
+        for index, offer in offers:
             if offer is None:
                 continue
             picked = _match(spec, offer, protocol, ke_group, dh_rule)
             if picked is not None:
-                encr, integ, prf, dh, esn = picked
-                return SelectedProposal(
-                    number=proposal.number, protocol=protocol, spi=proposal.spi,
-                    encr=encr[0], encr_key_len=encr[1], integ=integ, prf=prf, dh=dh, esn=esn)
+                return index, picked
     return None
 
 

@@ -16,8 +16,8 @@ RFC 2409 §5, App. A; RFC 2407 §4.4-§4.5; RFC 3947 §5; RFC 4304.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..constants import (
     EsnId,
@@ -172,12 +172,19 @@ def select_v1_phase1(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Pro
 
     ``auth_methods``: the Authentication Method values this connection accepts (None:
     any); the caller knows PSK vs signatures vs XAuth from its configuration."""
+    extra = None if auth_methods is None else frozenset(auth_methods)
+    return _remembered(1, ours, proposals, extra, lambda: _choose_phase1(ours, proposals,
+                                                                          auth_methods))
+
+
+def _choose_phase1(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Proposal],
+                   auth_methods: Collection[int] | None) -> tuple | None:
     for spec in ours:
         if spec.protocol != ProtocolId.IKE:
             continue
         v1_hashes = [T.v1_hash_from_integ(i) for i in spec.integ]
         best = None
-        for p in proposals:
+        for index, p in enumerate(proposals):
             if p.protocol != V1ProtocolId.PROTO_ISAKMP:
                 continue
             for t in p.transforms:
@@ -202,14 +209,14 @@ def select_v1_phase1(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Pro
                 if None in ranks or (best is not None and ranks >= best[0]):
                     continue
                 bits = encr[1] or T.ENCR[encr[0]].key_bits[0]
-                best = (ranks, V1Phase1Selection(
+                best = (ranks, index, V1Phase1Selection(
                     proposal_number=p.number, transform_number=t.number, spi=p.spi,
                     encr=encr[0], encr_key_len=bits, hash=hash_,
                     prf=T.prf_from_v1_hash(hash_), auth_method=auth, dh=group,
                     life_seconds=lives.get(V1LifeType.SECONDS),
                     life_kilobytes=lives.get(V1LifeType.KILOBYTES), transform=t))
         if best is not None:
-            return best[1]
+            return best[1], best[2]
     return None
 
 
@@ -224,11 +231,17 @@ def select_v1_phase2(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Pro
     ``modes``: acceptable Encapsulation Modes, e.g. the UDP-encapsulated ones only when
     NAT was detected (RFC 3947 §5.2); transport for L2TP/IPsec clients. Proposals that
     bundle ESP with another protocol (AH, IPComp) are skipped: ikesrv answers ESP alone."""
+    return _remembered(2, ours, proposals, (want_group, frozenset(modes)),
+                       lambda: _choose_phase2(ours, proposals, want_group, modes))
+
+
+def _choose_phase2(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Proposal],
+                   want_group: int | None, modes: Collection[int]) -> tuple | None:
     groups: dict[int, list] = {}
-    for p in proposals:
-        groups.setdefault(p.number, []).append(p)
+    for index, p in enumerate(proposals):
+        groups.setdefault(p.number, []).append((index, p))
     esp_alone = [g[0] for g in groups.values()
-                 if len(g) == 1 and g[0].protocol == V1ProtocolId.PROTO_IPSEC_ESP]
+                 if len(g) == 1 and g[0][1].protocol == V1ProtocolId.PROTO_IPSEC_ESP]
     for spec in ours:
         if spec.protocol != ProtocolId.ESP:
             continue
@@ -237,7 +250,7 @@ def select_v1_phase2(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Pro
         if want_group is not None and want_group not in spec.dh:
             continue
         best = None
-        for p in esp_alone:
+        for index, p in esp_alone:
             for t in p.transforms:
                 parsed = _v1_attributes(t, _P2_KNOWN, _P2.SA_LIFE_TYPE, _P2.SA_LIFE_DURATION)
                 if parsed is None:
@@ -266,12 +279,42 @@ def select_v1_phase2(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Pro
                 ranks = (_rank(spec.encr, encr), integ_rank, _rank(spec.esn, esn))
                 if None in ranks or (best is not None and ranks >= best[0]):
                     continue
-                best = (ranks, V1Phase2Selection(
+                best = (ranks, index, V1Phase2Selection(
                     proposal_number=p.number, transform_number=t.number, spi=p.spi,
                     transform_id=t.transform_id, encr=encr[0], encr_key_len=encr[1],
                     integ=integ, auth_algorithm=auth, dh=want_group, esn=esn == EsnId.ESN,
                     encapsulation_mode=mode, life_seconds=lives.get(V1LifeType.SECONDS),
                     life_kilobytes=lives.get(V1LifeType.KILOBYTES), transform=t))
         if best is not None:
-            return best[1]
+            return best[1], best[2]
     return None
+
+
+# Selections already made, by (phase, our proposals, the offer as received, what else the
+# choice depends on): the clients of one kind send the same offer every time; only the
+# SPI differs (a Quick Mode's is random), and that is taken from the offer at hand. The
+# transform kept in a selection is an earlier message's, equal octet for octet to this
+# one's. Bounded: the offers are the peers' choice.
+_DECISIONS: dict[tuple, tuple] = {}
+_DECISIONS_KEPT = 1024
+
+
+def _remembered(phase: int, ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Proposal],
+                extra, choose: Callable[[], tuple | None]):
+    wires = tuple([(p.number, p.protocol, getattr(p, "wire", None)) for p in proposals])
+    key = (phase, id(ours), extra, wires)
+    found = _DECISIONS.get(key)
+    if found is not None and found[0] is ours:
+        decision = found[1]
+    else:
+        decision = choose()
+        if all(w[2] is not None for w in wires):  # only offers decoded from the wire
+            if len(_DECISIONS) >= _DECISIONS_KEPT:
+                _DECISIONS.clear()
+            # ``ours`` is kept with the decision: its id cannot be reused while cached
+            _DECISIONS[key] = (ours, decision)
+    if decision is None:
+        return None
+    index, selection = decision
+    spi = proposals[index].spi
+    return selection if selection.spi == spi else replace(selection, spi=spi)

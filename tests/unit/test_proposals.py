@@ -754,3 +754,94 @@ def test_phase2_initiator_proposal_round_trip():
 def test_ikev2_only_proposals_cannot_be_sent_in_ikev1(build):
     with pytest.raises(ValueError, match="cannot be expressed as an IKEv1"):
         build()
+
+
+# ======================================================================================
+# Decisions remembered per offer (the same offer from client after client)
+# ======================================================================================
+
+
+def _decoded_v2(proposals):
+    first, chain = ikev2.encode_payloads([ikev2.SaPayload(proposals=proposals)])
+    (sa,) = ikev2.decode_payloads(chain, first)
+    return sa.proposals
+
+
+def _decoded_v1(proposals):
+    first, chain = ikev1.encode_payloads([ikev1.SaPayload(doi=1, situation=1,
+                                                          proposals=proposals)])
+    (sa,) = ikev1.decode_payloads(chain, first)
+    return sa.proposals
+
+
+def test_decoded_proposals_carry_their_octets_and_equality_ignores_them():
+    a = _decoded_v2(offer("aes128-sha256-x25519"))
+    b = _decoded_v2(offer("aes128-sha256-x25519"))
+    c = _decoded_v2(offer("aes256-sha256-x25519"))
+    assert a[0].wire is not None and a[0].wire == b[0].wire != c[0].wire
+    assert a == offer("aes128-sha256-x25519")  # built and decoded: equal, wire or not
+    assert offer("aes128-sha256-x25519")[0].wire is None
+
+
+def test_remembered_esp_choice_takes_each_offers_own_spi_and_number():
+    ours = esp("aes256gcm16", "aes128-sha256")
+    answers = []
+    for spi, number in ((b"\x01\x01\x01\x01", 1), (b"\x02\x02\x02\x02", 1),
+                        (b"\x03\x03\x03\x03", 1)):
+        theirs = _decoded_v2([esp("aes128-sha256")[0].to_wire(number, spi=spi)])
+        got = select_esp(ours, theirs, ignore_dh=True)
+        answers.append((got.spi, got.number, got.name))
+    assert answers == [(b"\x01" * 4, 1, "aes128-sha256-noesn"),
+                       (b"\x02" * 4, 1, "aes128-sha256-noesn"),
+                       (b"\x03" * 4, 1, "aes128-sha256-noesn")]
+
+
+def test_remembered_choice_depends_on_all_that_decides_it():
+    theirs = _decoded_v2(offer("aes128-sha256-ecp256-x25519"))
+    ours = ike("aes128-sha256-x25519-ecp256")
+    assert select_ike(ours, theirs, prefer_dh=19).dh == 19  # the KE's group is taken
+    assert select_ike(ours, theirs, prefer_dh=31).dh == 31
+    assert select_ike(ours, theirs, prefer_dh=None).dh == 31  # else our preference
+    # another configuration (a reload) decides afresh for the very same offer
+    assert select_ike(ike("aes256-sha256-x25519"), theirs, prefer_dh=31) is None
+    assert select_ike(ike("aes128-sha256-ecp256"), theirs, prefer_dh=31).dh == 19
+    # no proposal chosen is remembered too, and stays so
+    refused = _decoded_v2(offer("aes128-sha1-modp1024"))
+    assert select_ike(ours, refused, prefer_dh=2) is None
+    assert select_ike(ours, refused, prefer_dh=2) is None
+
+
+def test_remembered_choices_are_bounded(monkeypatch):
+    from ikesrv.crypto import proposals
+    monkeypatch.setattr(proposals, "_DECISIONS", {})
+    monkeypatch.setattr(proposals, "_DECISIONS_KEPT", 8)
+    ours = esp("aes128-sha256")
+    for n in range(1, 40):  # offers that differ (in a key length nobody accepts)
+        theirs = _decoded_v2([prop(1, T_(TransformType.ENCR, EncrId.ENCR_AES_CBC, 8 * n),
+                                   T_(TransformType.INTEG, IntegId.AUTH_HMAC_SHA2_256_128),
+                                   protocol=ProtocolId.ESP, spi=b"\x01" * 4)])
+        select_esp(ours, theirs, ignore_dh=True)
+        assert len(proposals._DECISIONS) <= 8
+
+
+def test_remembered_quick_mode_choice_takes_each_offers_spi():
+    ours = v1esp("aes256-sha256", "aes256gcm16")
+    spis = []
+    for spi in (b"\x0a" * 4, b"\x0b" * 4):
+        peer = _decoded_v1([p2_proposal(
+            p2_transform(1, ESP_AES, key_length=128, auth=HMAC256),
+            p2_transform(2, ESP_AES, key_length=256, auth=HMAC256), spi=spi)])
+        got = select_v1_phase2(ours, peer, None)
+        spis.append((got.spi, got.transform_number, got.transform == peer[0].transforms[1]))
+    assert spis == [(b"\x0a" * 4, 2, True), (b"\x0b" * 4, 2, True)]
+    # what the exchange adds to the choice counts: PFS asked but not in the offer
+    assert select_v1_phase2(ours, peer, 14) is None
+    assert select_v1_phase2(ours, peer, None, modes={TRANSPORT}) is None
+
+
+def test_remembered_phase1_choice_depends_on_the_auth_methods():
+    peer = _decoded_v1([p1_proposal(p1_transform(1, AES, H256, PSK, 14, 128))])
+    ours = v1ike("aes128-sha256-modp2048")
+    assert select_v1_phase1(ours, peer).auth_method == PSK
+    assert select_v1_phase1(ours, peer, auth_methods={PSK}).auth_method == PSK
+    assert select_v1_phase1(ours, peer, auth_methods={RSA}) is None
