@@ -385,6 +385,10 @@ def _text_key(data: bytes) -> str:
     return "#" + data.hex()  # not plain text: the hex form keeps the key injective
 
 
+# IdType by value: a dict lookup, where IdType(value) costs a call through EnumType
+_ID_TYPES = {int(t): t for t in IdType}
+
+
 @dataclass(frozen=True, eq=False)
 class Identity:
     """The contents of an ID payload (RFC 7296 §3.5): ``id_type`` and Identification Data.
@@ -399,16 +403,18 @@ class Identity:
     _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            id_type = IdType(self.id_type)
-        except ValueError:
-            raise ValueError(f"unsupported ID type {self.id_type}") from None
-        object.__setattr__(self, "id_type", id_type)
-        data = bytes(self.data)
-        object.__setattr__(self, "data", data)
+        id_type = _ID_TYPES.get(self.id_type) if type(self.id_type) in (int, IdType) else None
+        if id_type is None:
+            raise ValueError(f"unsupported ID type {self.id_type}")
+        setattr_ = object.__setattr__
+        setattr_(self, "id_type", id_type)
+        data = self.data
+        if type(data) is not bytes:
+            data = bytes(data)
+            setattr_(self, "data", data)
         if len(data) > MAX_ID_DATA:
             raise ValueError(f"{id_type.name} of {len(data)} bytes exceeds {MAX_ID_DATA}")
-        object.__setattr__(self, "_key", self._validate_and_key(id_type, data))
+        setattr_(self, "_key", self._validate_and_key(id_type, data))
 
     @staticmethod
     def _validate_and_key(id_type: IdType, data: bytes) -> str:

@@ -49,13 +49,19 @@ class V1Payloads:
         self.items = items
         by_type: dict[int, list] = {}
         notifies: dict[int, list] = {}
+        aliases, notify = _ALIASES, P.N
         for p in items:
-            t = payload_type(p)
+            t = p.payload_type
+            t = aliases.get(t, t)  # payload_type(p), inlined: every payload of every message
             by_type.setdefault(t, []).append(p)
-            if t == P.N:
+            if t == notify:
                 notifies.setdefault(p.type, []).append(p)
         self._by_type = by_type
         self._notifies = notifies
+
+    def counts(self) -> dict[int, int]:
+        """How many payloads of each type (what a transition row checks)."""
+        return {t: len(found) for t, found in self._by_type.items()}
 
     def first(self, ptype: int):
         found = self._by_type.get(ptype)

@@ -23,6 +23,9 @@ MAX_REASSEMBLED = 64 * 1024
 _INITIATOR, _RESPONSE = int(HeaderFlag.INITIATOR), int(HeaderFlag.RESPONSE)  # no enum ops
 
 
+_NOTIFY = int(PayloadType.NOTIFY)
+
+
 class Payloads:
     """Read access to a message's payloads by type (built once per message)."""
 
@@ -32,9 +35,11 @@ class Payloads:
         self.items = items
         by_type: dict[int, list] = {}
         notifies: dict[int, list] = {}
+        notify = _NOTIFY
         for p in items:
-            by_type.setdefault(p.payload_type, []).append(p)
-            if p.payload_type == PayloadType.NOTIFY:
+            t = p.payload_type
+            by_type.setdefault(t, []).append(p)
+            if t == notify:
                 notifies.setdefault(p.type, []).append(p)
         self._by_type = by_type
         self._notifies = notifies

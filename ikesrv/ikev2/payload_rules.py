@@ -58,13 +58,20 @@ RULES: dict[tuple[int, bool], tuple[bool, dict[int, tuple[int, int]]]] = {
 }
 
 
+# Each row as check() reads it: the payload types allowed, and the (type, min, max) of
+# those whose count is bounded (most rows bound few of the types they allow).
+_CHECKED = {key: (frozenset(allowed), tuple((t, lo, hi) for t, (lo, hi) in allowed.items()
+                                            if lo > 0 or hi < ANY))
+            for key, (_, allowed) in RULES.items()}
+
+
 def check(exchange: int, is_response: bool, payloads: list) -> None:
     """Raise UnexpectedPayload unless ``payloads`` fit the row for this message."""
-    row = RULES.get((exchange, is_response))
+    row = _CHECKED.get((exchange, is_response))
     if row is None:
         raise UnexpectedPayload(f"no {'response' if is_response else 'request'} "
                                 f"of exchange {exchange} is expected here")
-    allowed = row[1]
+    allowed, bounded = row
     counts: dict[int, int] = {}
     for p in payloads:
         t = p.payload_type
@@ -73,7 +80,7 @@ def check(exchange: int, is_response: bool, payloads: list) -> None:
         elif not _is_unknown(p):
             raise UnexpectedPayload(f"payload type {_name(t)} is not allowed in "
                                     f"{_name_x(exchange)} {'response' if is_response else 'request'}")
-    for t, (lo, hi) in allowed.items():
+    for t, lo, hi in bounded:
         n = counts.get(t, 0)
         if n < lo:
             raise UnexpectedPayload(f"{_name_x(exchange)} lacks a {_name(t)} payload")

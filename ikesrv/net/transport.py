@@ -87,18 +87,24 @@ class IkeSocket:
 
     def read(self, deliver: Callable[[bytes, Addr, Addr], None]) -> None:
         """Drain up to READS_PER_WAKEUP datagrams, delivering IKE messages."""
-        sock, port = self.sock, self.bound[1]
+        sock, port, view = self.sock, self.bound[1], self.view
+        # Bound to one address, that address is the destination: recvfrom_into, without
+        # the ancillary data recvmsg_into would build a list for (0.4 µs per datagram).
+        fixed = None if self.wildcard else self.bound
         for _ in range(READS_PER_WAKEUP):
             try:
-                n, anc, _flags, src = sock.recvmsg_into([self.view], ANC_SIZE)
+                if fixed is not None:
+                    n, src = sock.recvfrom_into(view)
+                else:
+                    n, anc, _flags, src = sock.recvmsg_into([view], ANC_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:  # e.g. ICMP port unreachable reported on the socket
                 if e.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
                     log.warning("receive on %s:%d failed: %s", *self.bound, e)
                 continue
-            data = bytes(self.view[:n])
-            local = (self._destination(anc), port)
+            data = bytes(view[:n])
+            local = fixed if fixed is not None else (self._destination(anc), port)
             remote = (src[0], src[1])
             if self.is_natt:
                 try:
