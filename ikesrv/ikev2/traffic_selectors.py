@@ -259,10 +259,47 @@ def responder_ts_i(proposed_ts_i: Sequence[Spec],
     if vips is None:
         allowed = list(remote_ts)
     elif isinstance(vips, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        found = _whole_space_narrowed(proposed_ts_i, vips)
+        if found is not None:
+            return found
         allowed = [host_spec(vips)]
     else:
         allowed = [host_spec(v) for v in vips]
     return narrow(proposed_ts_i, allowed)
+
+
+# A stand-in address per family for _whole_space_narrowed
+_STAND_IN = {4: ipaddress.IPv4Address("192.0.2.1"), 6: ipaddress.IPv6Address("2001:db8::1")}
+_WHOLE_SPACE = {v: (ipaddress.ip_address(a), ipaddress.ip_address(b)) for v, a, b in (
+    (4, "0.0.0.0", "255.255.255.255"), (6, "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))}
+_whole_space_memo: dict[tuple, tuple | None] = {}
+
+
+def _whole_space_narrowed(proposed: Sequence[Spec], vip: IpAddress) -> list[Spec] | None:
+    """narrow(proposed, [host_spec(vip)]) the quick way, or None if it does not apply.
+
+    Road warriors propose TSi = the whole address space (0.0.0.0/0, ::/0: they did not
+    know their address yet), perhaps per protocol or port range. Every such selector
+    contains any virtual IP, so the answer is the same for all of them but for the
+    address: narrowed once against a stand-in of the family, remembered per proposal
+    (MEMO_SIZE), then given each client's address. Anything else (a selector for a
+    part of the space, the packet selector of §2.9) goes the general way.
+    """
+    key = (tuple(proposed), vip.version)
+    found = _whole_space_memo.get(key, False)
+    if found is False:
+        whole = all(p is None or (p.start, p.end) == _WHOLE_SPACE[p.start.version]
+                    for p in proposed)
+        found = None
+        if whole:  # TsUnacceptable (too many selectors) propagates, not remembered
+            stand_in = _STAND_IN[vip.version]
+            found = tuple((s.ip_protocol, s.start_port, s.end_port)
+                          for s in narrow(proposed, [host_spec(stand_in)]))
+        if len(_whole_space_memo) < MEMO_SIZE:
+            _whole_space_memo[key] = found
+    if found is None:
+        return None
+    return [Spec(vip, vip, *rest) for rest in found]
 
 
 def responder_ts_r(proposed_ts_r: Sequence[Spec], local_ts: Sequence[Spec]) -> list[Spec]:

@@ -403,3 +403,43 @@ def test_v1_round_trip(spec):
     else:
         with pytest.raises(TsUnacceptable):
             ts.to_v1_id(spec)
+
+
+# -- the road warrior's whole-space TSi, answered from a remembered narrowing ---------
+
+_V4_ALL = (ipaddress.IPv4Address(0), ipaddress.IPv4Address(2**32 - 1))
+_V6_ALL = (ipaddress.IPv6Address(0), ipaddress.IPv6Address(2**128 - 1))
+_protocols = st.sampled_from([0, 1, 6, 17, 58])
+_ports = st.sampled_from([(0, 65535), (500, 500), (1024, 65535), (65535, 0), (80, 443)])
+
+
+@st.composite
+def _proposed(draw):
+    """TSi as a road warrior proposes it: whole address spaces, with protocols and ports,
+    now and then a part of the space or the packet selector of RFC 7296 §2.9 first."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        whole = draw(st.sampled_from([_V4_ALL, _V6_ALL]))
+        if draw(st.integers(0, 5)) == 0:  # a part of the space
+            whole = (whole[0], whole[0] + draw(st.integers(0, 2**20)))
+        out.append(Spec(whole[0], whole[1], draw(_protocols), *draw(_ports)))
+    if out and draw(st.booleans()):
+        out.insert(0, ts.host_spec(draw(st.sampled_from(
+            ["198.51.100.7", "203.0.113.9", "2001:db8::9"]))))
+    return out
+
+
+@given(_proposed(), st.sampled_from(["198.18.0.1", "198.18.255.254", "10.0.0.1",
+                                     "2001:db8:1::5", "fd00::1"]))
+@settings(max_examples=400, deadline=None)
+def test_road_warrior_tsi_shortcut_answers_as_narrowing_does(proposed, vip):
+    vip = ipaddress.ip_address(vip)
+    expected = ts.narrow(proposed, [ts.host_spec(vip)])
+    assert ts.responder_ts_i(proposed, vip) == expected
+    assert ts.responder_ts_i(proposed, vip) == expected  # remembered, same answer
+
+
+def test_road_warrior_tsi_shortcut_keeps_the_limit():
+    many = [Spec(*_V4_ALL, p, 0, 65535) for p in range(ts.MAX_SELECTORS + 1)]
+    with pytest.raises(TsUnacceptable):
+        ts.responder_ts_i(many, ipaddress.IPv4Address("198.18.0.1"))
