@@ -259,6 +259,13 @@ def responder_ts_i(proposed_ts_i: Sequence[Spec],
     if vips is None:
         allowed = list(remote_ts)
     elif isinstance(vips, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        if len(proposed_ts_i) == 1:
+            only = proposed_ts_i[0]
+            if only is not None and only.start == vips and only.end == vips:
+                # the client knows its address (an IKEv1 Quick Mode after Mode Config, an
+                # IKEv2 rekey): that selector lies within host_spec(vips), so narrowing
+                # gives it back unchanged
+                return [only]
         found = _whole_space_narrowed(proposed_ts_i, vips)
         if found is not None:
             return found

@@ -443,3 +443,11 @@ def test_road_warrior_tsi_shortcut_keeps_the_limit():
     many = [Spec(*_V4_ALL, p, 0, 65535) for p in range(ts.MAX_SELECTORS + 1)]
     with pytest.raises(TsUnacceptable):
         ts.responder_ts_i(many, ipaddress.IPv4Address("198.18.0.1"))
+
+
+@given(_protocols, _ports, st.sampled_from(["198.18.0.1", "2001:db8:1::5"]),
+       st.sampled_from(["198.18.0.1", "198.18.0.2", "2001:db8:1::5"]))
+def test_road_warrior_tsi_of_a_client_that_knows_its_address(protocol, ports, asked, vip):
+    proposed = [Spec(ipaddress.ip_address(asked), ipaddress.ip_address(asked), protocol, *ports)]
+    vip = ipaddress.ip_address(vip)
+    assert ts.responder_ts_i(proposed, vip) == ts.narrow(proposed, [ts.host_spec(vip)])
