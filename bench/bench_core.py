@@ -7,8 +7,9 @@ One process: an ikesrv Core (kernel results answered at once, nothing installed)
 ikesrv.load.initiator clients handing each other bytes, as tests/unit/ikev2_pair.py does
 but without its bookkeeping. Each client sends from its own UDP port (one address), as
 the load generator's clients and NATed road warriors do. The SAs stay up, as they would
-on a responder under load. Time is CPU time of this process (time.process_time_ns) around each side's calls; the
-profile uses the profiler's default (wall) clock, whose overhead is smaller.
+on a responder under load. Time is CPU time of this process (time.process_time_ns)
+around each side's calls; the profile uses the profiler's default (wall) clock, whose
+overhead is smaller.
 
 The garbage collector is set as in a worker (ikesrv.gc_policy); ``--gc-default`` keeps
 the interpreter's settings instead (what the figures were before the worker tuned it).
