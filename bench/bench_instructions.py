@@ -7,7 +7,8 @@ the two totals over N2 - N1 is the count per SA, startup and imports cancelled o
 
 Why counts: CPU time on these shared machines drifts by ±30 % between sittings (see the
 e2e figures), so a change of a few per cent shows only as an instruction count, which
-is the same in any sitting to within ±0.5 %. ``--baseline=TREE`` (an earlier ikesrv
+is the same in any sitting to within ±0.1 % (the hash seed is fixed, and one uncounted
+set-up first caches every module's byte code). ``--baseline=TREE`` (an earlier ikesrv
 tree with its extensions built, e.g. from ``git archive``) is counted the same way and
 the ratio printed. The counts are not times: valgrind's simulated CPU lacks SHA-NI and
 ADX, so SHA-256 and X25519 take more instructions than on the real processor (about half
@@ -51,13 +52,24 @@ bench_core.run({proposal!r}, n, version=version)
 """
 
 
-def count(tree: Path, version: int, n: int) -> subprocess.Popen:
+def count(tree: Path, version: int, n: int, *, valgrind: bool = True) -> subprocess.Popen:
     """A callgrind run of ``n`` set-ups with ``tree``'s ikesrv (started, not awaited)."""
+    tool = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] if valgrind else []
     return subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         "-c", CHILD.format(proposal=PROPOSAL), str(tree), str(version), str(n)],
-        cwd=tree, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        [*tool, sys.executable, "-c", CHILD.format(proposal=PROPOSAL), str(tree), str(version),
+         str(n)],
+        cwd=tree, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def compile_first(tree: Path, version: int) -> None:
+    """One set-up without valgrind, so that every module's byte code is cached before
+    the counted runs: the two run at once, and compiling a source changed since the
+    last run (in one of them only) would otherwise count millions of instructions."""
+    run = count(tree, version, 1, valgrind=False)
+    _, err = run.communicate()
+    if run.returncode != 0:
+        raise RuntimeError(f"set-up with {tree} failed: {err[-2000:]}")
 
 
 def collected(run: subprocess.Popen) -> int:
@@ -71,6 +83,7 @@ def collected(run: subprocess.Popen) -> int:
 def per_sa(tree: Path, version: int, counts: tuple[int, int]) -> float:
     """Instructions per set-up: both runs at once (one per CPU), then the difference."""
     n1, n2 = counts
+    compile_first(tree, version)
     first, second = count(tree, version, n1), count(tree, version, n2)
     return (collected(second) - collected(first)) / (n2 - n1)
 

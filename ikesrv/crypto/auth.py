@@ -113,10 +113,24 @@ def signature_hash_algorithms_data(algorithms: Iterable[HashAlgorithm] | None = 
     return b"".join(int(a).to_bytes(2, "big") for a in chosen)
 
 
+# notify data -> parsed: peers of one kind all send the same few (bounded: peers choose)
+_PARSED_HASH_ALGORITHMS: dict[bytes, frozenset] = {}
+_PARSED_HASH_ALGORITHMS_KEPT = 32
+
+
 def parse_signature_hash_algorithms(data: bytes) -> frozenset[HashAlgorithm]:
     """The hash algorithms a peer announced. Unknown identifiers are ignored (RFC 7427 §4
     expects new ones), as is an odd trailing byte: the notification is a hint, not worth
     failing IKE_SA_INIT over. Only the first 64 identifiers are read."""
+    found = _PARSED_HASH_ALGORITHMS.get(data)
+    if found is None:
+        found = _parse_signature_hash_algorithms(data)
+        if len(_PARSED_HASH_ALGORITHMS) < _PARSED_HASH_ALGORITHMS_KEPT:
+            _PARSED_HASH_ALGORITHMS[bytes(data)] = found
+    return found
+
+
+def _parse_signature_hash_algorithms(data: bytes) -> frozenset[HashAlgorithm]:
     found = set()
     for i in range(0, min(len(data), 2 * _MAX_HASH_IDS) - 1, 2):
         try:

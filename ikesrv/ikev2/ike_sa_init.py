@@ -200,20 +200,9 @@ def derive_keys(sa: IkeSa, selected, shared: bytes, *, old_sk_d: bytes | None = 
         sa.cipher_in, sa.cipher_out = initiator, responder
 
 
-_HASH_ALGORITHMS: dict[bytes, frozenset] = {}  # notify data -> parsed, a few kinds of peer
-_HASH_ALGORITHMS_KEPT = 32
-
-
 def _peer_hash_algorithms(p: Payloads) -> frozenset:
     n = p.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
-    if n is None:
-        return frozenset()
-    found = _HASH_ALGORITHMS.get(n.data)
-    if found is None:
-        found = parse_signature_hash_algorithms(n.data)
-        if len(_HASH_ALGORITHMS) < _HASH_ALGORITHMS_KEPT:  # bounded: peers choose the data
-            _HASH_ALGORITHMS[n.data] = found
-    return found
+    return frozenset() if n is None else parse_signature_hash_algorithms(n.data)
 
 
 def _stateless(resp, msg, local, remote, payloads: list) -> None:

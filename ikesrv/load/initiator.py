@@ -79,6 +79,24 @@ class ClientSettings:
     dh_keys: dict | None = field(default=None, repr=False)
 
 
+_OUR_HASH_ALGORITHMS = ikeauth.signature_hash_algorithms_data()  # RFC 7427: fixed
+# The IKE_SA_INIT offer of each proposal list (every client of a run sends the same):
+# id of the list -> (the list, its wire proposals). The list is kept so its id stays its.
+_IKE_OFFERS: dict[int, tuple] = {}
+
+
+def _ike_offer(specs) -> list:
+    """The SA payload's proposals for ``specs``, numbered from 1 (built once per list;
+    the codec's proposal objects are only read when encoded)."""
+    found = _IKE_OFFERS.get(id(specs))
+    if found is None or found[0] is not specs:
+        if len(_IKE_OFFERS) >= 64:
+            _IKE_OFFERS.clear()
+        found = _IKE_OFFERS[id(specs)] = (specs, [spec.to_wire(n, ProtocolId.IKE)
+                                                  for n, spec in enumerate(specs, 1)])
+    return found[1]
+
+
 def dh_key_for(shared: dict | None, group: int, rng):
     """A DH key of ``group``: fresh when ``shared`` is None, else the one ``shared`` (the
     settings' dh_keys, one per group and process) holds, made at its first use."""
@@ -132,7 +150,7 @@ class Ikev2Initiator:
         if not hasattr(self, "nonce_i"):
             # §2.6: a retry after COOKIE carries the same Ni, which the cookie covers
             self.nonce_i = self.rng(32)
-        offer = [spec.to_wire(n, ProtocolId.IKE) for n, spec in enumerate(self.s.ike_proposals, 1)]
+        offer = _ike_offer(self.s.ike_proposals)
         payloads = []
         if self._cookie is not None:
             payloads.append(notify(NotifyType.COOKIE, self._cookie))  # §2.6: first
@@ -148,7 +166,7 @@ class Ikev2Initiator:
             payloads.append(notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
         if self.s.hash_algorithms:
             payloads.append(notify(NotifyType.SIGNATURE_HASH_ALGORITHMS,
-                                   ikeauth.signature_hash_algorithms_data()))
+                                   _OUR_HASH_ALGORITHMS))
         data = w.encode_message(w.Message(spi_i=self.spi_i, spi_r=bytes(8),
                                           exchange=ExchangeType.IKE_SA_INIT,
                                           flags=HeaderFlag.INITIATOR, message_id=0,
