@@ -17,7 +17,7 @@ RFC 2409 §5, App. A; RFC 2407 §4.4-§4.5; RFC 3947 §5; RFC 4304.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..constants import (
     EsnId,
@@ -317,4 +317,14 @@ def _remembered(phase: int, ours: Sequence[ProposalSpec], proposals: Sequence[ik
         return None
     index, selection = decision
     spi = proposals[index].spi
-    return selection if selection.spi == spi else replace(selection, spi=spi)
+    return selection if selection.spi == spi else _with_spi(selection, spi)
+
+
+def _with_spi(selection, spi: bytes):
+    """A copy of a (frozen, slotted) selection with another SPI: what dataclasses.replace
+    gives, without its per-field bookkeeping (a Quick Mode's SPI differs every time)."""
+    copy = object.__new__(type(selection))
+    for name in selection.__slots__:
+        object.__setattr__(copy, name, getattr(selection, name))
+    object.__setattr__(copy, "spi", spi)
+    return copy

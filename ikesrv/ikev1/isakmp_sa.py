@@ -216,17 +216,23 @@ class IsakmpSa:
 
     def next_deadline(self) -> float | None:
         """The earliest time this SA needs attention (one deadline per SA)."""
-        times = [t for t in (self.half_open_expire, self.phase1_retransmit_at, self.expire_at,
-                             self.delete_at, self.dpd_at, self.keepalive_at, self.cfg_push_at,
-                             self.outstanding.next_retransmit if self.outstanding else None)
-                 if t is not None]
+        # called after every message: the earliest of the set times, without a list
+        best = None
+        out = self.outstanding
+        for t in (self.half_open_expire, self.phase1_retransmit_at, self.expire_at,
+                  self.delete_at, self.dpd_at, self.keepalive_at, self.cfg_push_at,
+                  out.next_retransmit if out is not None else None):
+            if t is not None and (best is None or t < best):
+                best = t
         for qm in self.quick_modes.values():
-            times.append(qm.next_retransmit)
+            t = qm.next_retransmit
+            if best is None or t < best:
+                best = t
         for child in self.children.values():
             for t in (child.expire_at, child.replaced_at):
-                if t is not None:
-                    times.append(t)
-        return min(times) if times else None
+                if t is not None and (best is None or t < best):
+                    best = t
+        return best
 
     def describe(self, now: float) -> dict:
         """What ``ikesrv status`` shows: the keys of IKEv2's, ``version`` 1.

@@ -167,24 +167,18 @@ class IkeSa:
 
     def next_deadline(self) -> float | None:
         """The earliest time this SA needs attention (one deadline per SA)."""
-        times = [
-            t
-            for t in (
-                self.half_open_expire,
-                self.outstanding.next_retransmit if self.outstanding else None,
-                self.dpd_at,
-                self.keepalive_at,
-                self.rekey_at,
-                self.expire_at,
-                self.delete_at,
-            )
-            if t is not None
-        ]
+        # called after every message: the earliest of the set times, without a list
+        best = None
+        out = self.outstanding
+        for t in (self.half_open_expire, out.next_retransmit if out else None, self.dpd_at,
+                  self.keepalive_at, self.rekey_at, self.expire_at, self.delete_at):
+            if t is not None and (best is None or t < best):
+                best = t
         for child in self.children.values():
             for t in (child.rekey_at, child.expire_at, child.replaced_at):
-                if t is not None:
-                    times.append(t)
-        return min(times) if times else None
+                if t is not None and (best is None or t < best):
+                    best = t
+        return best
 
     def describe(self, now: float) -> dict:
         """What ``ikesrv status`` shows of this SA (no secrets)."""

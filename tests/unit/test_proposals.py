@@ -8,6 +8,8 @@ taken when acceptable; PFS and ESN in ESP; IKEv1 transforms ranked by our prefer
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ikesrv.constants import (
@@ -826,14 +828,17 @@ def test_remembered_choices_are_bounded(monkeypatch):
 
 def test_remembered_quick_mode_choice_takes_each_offers_spi():
     ours = v1esp("aes256-sha256", "aes256gcm16")
-    spis = []
+    spis, rest = [], []
     for spi in (b"\x0a" * 4, b"\x0b" * 4):
         peer = _decoded_v1([p2_proposal(
             p2_transform(1, ESP_AES, key_length=128, auth=HMAC256),
             p2_transform(2, ESP_AES, key_length=256, auth=HMAC256), spi=spi)])
         got = select_v1_phase2(ours, peer, None)
         spis.append((got.spi, got.transform_number, got.transform == peer[0].transforms[1]))
+        rest.append({f.name: getattr(got, f.name) for f in dataclasses.fields(got)
+                     if f.name not in ("spi", "transform")})
     assert spis == [(b"\x0a" * 4, 2, True), (b"\x0b" * 4, 2, True)]
+    assert rest[0] == rest[1] and rest[0]["encr_key_len"] == 256  # all but the SPI kept
     # what the exchange adds to the choice counts: PFS asked but not in the offer
     assert select_v1_phase2(ours, peer, 14) is None
     assert select_v1_phase2(ours, peer, None, modes={TRANSPORT}) is None
