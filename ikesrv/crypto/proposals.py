@@ -51,7 +51,7 @@ RFC 7296 §2.7, §3.3; RFC 5282 §8; RFC 2409 App. A (the IKEv1 attributes of a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..constants import (
@@ -417,29 +417,38 @@ def _first(ours: Iterable[int], offered: list) -> int | None:
 _DH_PREFER, _DH_REQUIRE, _DH_ANY, _DH_NONE, _DH_IGNORE = range(5)
 
 
-# Decisions already taken, by (our proposals, the offer's transforms as received, how
-# DH is matched): clients of one kind all send the same offer, and matching it costs
-# more than the rest of an IKE_SA_INIT's bookkeeping. Only the offered proposal's
-# number and SPI differ between them; those come from the offer at hand. Bounded: the
+# Decisions already taken about an offer (here and in proposals_v1): clients of one kind
+# all send the same offer, and matching it costs more than the rest of an exchange's
+# bookkeeping. Keyed by what decides: our proposal list, the offer's proposals as
+# received (numbers, protocols, transform octets) and the caller's other inputs; the
+# offered SPI is not part of it (callers take it from the offer at hand). Bounded: the
 # offers are the peers' choice.
 _DECISIONS: dict[tuple, tuple] = {}
 _DECISIONS_KEPT = 1024
 
 
+def remembered_decision(kind, ours: Sequence, offered: Sequence, inputs,
+                        decide: Callable[[], object]):
+    """``decide()`` for this offer, or what it returned for the same one before. Only
+    offers decoded from the wire (``wire`` set) are remembered."""
+    wires = tuple([(p.number, p.protocol, p.wire) for p in offered])
+    key = (kind, id(ours), inputs, wires)
+    found = _DECISIONS.get(key)
+    if found is not None and found[0] is ours:
+        return found[1]
+    decision = decide()
+    if all(w[2] is not None for w in wires):
+        if len(_DECISIONS) >= _DECISIONS_KEPT:
+            _DECISIONS.clear()
+        # ``ours`` is kept with the decision: its id cannot be reused while cached
+        _DECISIONS[key] = (ours, decision)
+    return decision
+
+
 def _select(ours: Sequence[ProposalSpec], theirs: Sequence[ikev2.Proposal], protocol: int,
             ke_group: int | None, dh_rule: int) -> SelectedProposal | None:
-    wires = tuple([(p.protocol, getattr(p, "wire", None)) for p in theirs])
-    key = (id(ours), protocol, ke_group, dh_rule, wires)
-    found = _DECISIONS.get(key)
-    if found is None or found[0] is not ours:
-        decision = _decide(ours, theirs, protocol, ke_group, dh_rule)
-        if all(w is not None for _, w in wires):  # only offers decoded from the wire
-            if len(_DECISIONS) >= _DECISIONS_KEPT:
-                _DECISIONS.clear()
-            # ``ours`` is kept with the decision: its id cannot be reused while cached
-            _DECISIONS[key] = (ours, decision)
-    else:
-        decision = found[1]
+    decision = remembered_decision("v2", ours, theirs, (protocol, ke_group, dh_rule),
+                                   lambda: _decide(ours, theirs, protocol, ke_group, dh_rule))
     if decision is None:
         return None
     index, (encr, integ, prf, dh, esn) = decision

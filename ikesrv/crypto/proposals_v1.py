@@ -31,7 +31,7 @@ from ..constants import (
 )
 from ..wire import ikev1
 from . import transforms as T
-from .proposals import ProposalSpec
+from .proposals import ProposalSpec, remembered_decision
 
 #: Encapsulation modes select_v1_phase2 accepts unless told otherwise: tunnel, and
 #: UDP-encapsulated tunnel in its RFC 3947 and draft numbering.
@@ -290,29 +290,12 @@ def _choose_phase2(ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Propo
     return None
 
 
-# Selections already made, by (phase, our proposals, the offer as received, what else the
-# choice depends on): the clients of one kind send the same offer every time; only the
-# SPI differs (a Quick Mode's is random), and that is taken from the offer at hand. The
-# transform kept in a selection is an earlier message's, equal octet for octet to this
-# one's. Bounded: the offers are the peers' choice.
-_DECISIONS: dict[tuple, tuple] = {}
-_DECISIONS_KEPT = 1024
-
-
 def _remembered(phase: int, ours: Sequence[ProposalSpec], proposals: Sequence[ikev1.Proposal],
-                extra, choose: Callable[[], tuple | None]):
-    wires = tuple([(p.number, p.protocol, getattr(p, "wire", None)) for p in proposals])
-    key = (phase, id(ours), extra, wires)
-    found = _DECISIONS.get(key)
-    if found is not None and found[0] is ours:
-        decision = found[1]
-    else:
-        decision = choose()
-        if all(w[2] is not None for w in wires):  # only offers decoded from the wire
-            if len(_DECISIONS) >= _DECISIONS_KEPT:
-                _DECISIONS.clear()
-            # ``ours`` is kept with the decision: its id cannot be reused while cached
-            _DECISIONS[key] = (ours, decision)
+                inputs, choose: Callable[[], tuple | None]):
+    """choose() through proposals.remembered_decision, with this offer's SPI: a Quick
+    Mode's is random. A remembered selection's transform is an earlier message's, equal
+    octet for octet to this one's."""
+    decision = remembered_decision(("v1", phase), ours, proposals, inputs, choose)
     if decision is None:
         return None
     index, selection = decision
