@@ -403,7 +403,7 @@ class Identity:
     _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        id_type = _ID_TYPES.get(self.id_type) if type(self.id_type) in (int, IdType) else None
+        id_type = _ID_TYPES.get(self.id_type) if isinstance(self.id_type, int) else None
         if id_type is None:
             raise ValueError(f"unsupported ID type {self.id_type}")
         setattr_ = object.__setattr__
