@@ -365,8 +365,8 @@ class LdapConfig:
     password_attribute: str | None = None  # a clear-text password, only for EAP-MD5
     require_group: str | None = None  # DN of the group a user must belong to
     group_member_attribute: str = "member"  # on the group: member DNs, or memberUid names
-    timeout: float = 3.0  # connect and response timeout per request
-    pool_size: int = 4  # connections (and worker threads) per worker process
+    timeout: float = 3.0  # bounds each login's requests, connecting included
+    pool_size: int = 4  # per worker: connections for searches (shared), and for user binds
 
 
 @dataclass(frozen=True, slots=True)

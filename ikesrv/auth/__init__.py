@@ -4,7 +4,7 @@
 users file (users_file.py) or LDAP (ldap.py), or None when no connection needs users.
 The worker calls ``await backend.check(AuthRequest)`` (users.py: the contract). The
 sans-I/O EAP methods live in ``eap/``. This package's ``__init__`` imports no backend
-until asked, so the core can use ``auth.users`` and ``auth.eap`` without ldap3 or asyncio.
+until asked, so the core can use ``auth.users`` and ``auth.eap`` without sockets or asyncio.
 """
 
 from __future__ import annotations

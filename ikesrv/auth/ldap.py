@@ -1,31 +1,31 @@
 """The LDAP users backend: users, their NT hashes and group membership in a directory.
 
-Owns: answering ``AuthRequest``s from ``[users.ldap]`` with ldap3, off the event loop:
+Owns: answering ``AuthRequest``s from ``[users.ldap]`` on the worker's event loop,
+without a thread per request (``ldap_client`` does the I/O, ``ldap_wire`` the encoding):
 
-* Connections: a bounded pool per worker process (``pool_size`` threads, each using at
-  most one *service* connection, bound as ``bind_dn`` or anonymously, for searches, and
-  one *bind* connection for binds as users), opened on demand, LDAPS or StartTLS with the
-  server certificate verified against ``ca_file`` or the system store (and its name
-  against the URL's host). ``timeout`` bounds each connect and each answer, and each
-  request as a whole: a slow or dead directory fails that request in time and never holds
-  up the event loop or other clients; queued requests whose time is up are dropped.
-* Searches: encoded and their answers read by ``ldap_wire`` over the socket ldap3
-  opened (ldap3's pyasn1 encoding cost four times the CPU of the rest of a login);
-  connecting, TLS and binds stay with ldap3.
+* Connections, per worker process, opened on demand, LDAPS or StartTLS with the server
+  certificate verified against ``ca_file`` or the system store (and its name against the
+  URL's host): up to ``pool_size`` *service* connections, bound as ``bind_dn`` or
+  anonymously, shared by the searches of all logins (up to ``PIPELINE_DEPTH`` in flight
+  on each, RFC 4511 §4.1.1.1), and up to ``pool_size`` *bind* connections for binds as
+  users, one bind at a time on each (a bind changes who the connection is). ``timeout``
+  bounds each request as a whole, waiting for a connection included: a slow or dead
+  directory fails that request in time and never holds up other clients.
 * A request: find the user with ``user_filter``, the name escaped per RFC 4515
-  (ldap3.utils.conv.escape_filter_chars: ``*``, ``(``, ``)``, ``\\``, NUL), exactly one
-  entry or nothing; refuse disabled Samba accounts (``sambaAcctFlags`` with D); check
+  (``escape_filter_value``: ``*``, ``(``, ``)``, ``\\``, NUL), exactly one entry or
+  nothing; refuse disabled Samba accounts (``sambaAcctFlags`` with D); check
   ``require_group`` (the group entry's ``member`` DNs, or ``memberUid`` names, per
   ``group_member_attribute``, tested with a filter on the group entry); then
   "password": a simple bind as the user's DN with the password (never with an empty one:
   that would be an unauthenticated bind, RFC 4513 §5.1.2); "nt_hash": ``nt_hash_attribute``
   (32 hex digits); "clear_password": ``password_attribute`` when it holds clear text.
-* Failures: a dropped or stale pooled connection is replaced and the operation retried
-  once; otherwise the request fails with the reason, and the next request connects
-  again, so the directory coming back needs no restart. Up/down transitions are logged
-  once each, not per request.
+* Failures: a connection the server closed is dropped as soon as the loop sees it; one
+  that fails under a request is replaced and the request retried once; one whose request
+  timed out takes no new requests. Otherwise the request fails with the reason, and the
+  next request connects again, so the directory coming back needs no restart. Up/down
+  transitions are logged once each, not per request.
 * Metrics: ``metrics.ldap_request(operation, seconds, ok)`` per "bind" and "search"
-  (ok=False: no answer, protocol error; a wrong password is an answer).
+  (ok=False: no answer, protocol error, timeout; a wrong password is an answer).
 
 Logs name the user and DN, never a password, hash or the bind password.
 """
@@ -33,23 +33,16 @@ Logs name the user and DN, never a password, hash or the bind password.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import math
 import re
 import ssl
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
-
-import ldap3
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
 
 from ..actions import AuthRequest, AuthResult
 from ..config import LdapConfig
 from . import ldap_wire
+from .ldap_client import LdapConnection
 from .users import (
     CLEAR_PASSWORD,
     MAX_PASSWORD_BYTES,
@@ -62,18 +55,23 @@ from .users import (
 
 log = logging.getLogger("ikesrv.auth")
 
-_ERRORS = (LDAPException, OSError, ldap_wire.ProtocolError)
+_ERRORS = (OSError, ldap_wire.ProtocolError)  # ssl.SSLError is an OSError
 _INVALID_CREDENTIALS = 49  # RFC 4511 §4.1.9
 _NO_SUCH_OBJECT = 32
-_MAX_REFERENCES = 16  # continuation references tolerated in one search's answer
-_RESULT_NAMES = {  # RFC 4511 §4.1.9, the ones a search may plausibly get
+_RESULT_NAMES = {  # RFC 4511 §4.1.9, the ones a search or bind may plausibly get
     1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
-    4: "sizeLimitExceeded", 8: "strongerAuthRequired", 10: "referral",
-    11: "adminLimitExceeded", 32: "noSuchObject", 34: "invalidDNSyntax",
+    4: "sizeLimitExceeded", 7: "authMethodNotSupported", 8: "strongerAuthRequired",
+    10: "referral", 11: "adminLimitExceeded", 32: "noSuchObject", 34: "invalidDNSyntax",
+    48: "inappropriateAuthentication", 49: "invalidCredentials",
     50: "insufficientAccessRights", 51: "busy", 52: "unavailable", 53: "unwillingToPerform",
     80: "other",
 }
 _HASHED = re.compile(rb"\{[A-Za-z0-9._-]+\}")  # RFC 3112 scheme prefix, e.g. {SSHA}
+
+#: searches in flight at once on one service connection. slapd queues up to 1,000 per
+#: authenticated connection (conn_max_pending_auth); a few dozen keep its threads busy
+#: without one slow answer holding up many logins.
+PIPELINE_DEPTH = 32
 
 
 class _Unavailable(Exception):
@@ -82,14 +80,90 @@ class _Unavailable(Exception):
 
 def _describe(e: BaseException) -> str:
     text = str(e) or type(e).__name__
-    if "doesn't match any name in" in text:  # ldap3's host name check (a long dict before)
-        return "the server certificate does not name " + text.rsplit(" in ", 1)[-1][:100]
+    if isinstance(e, ssl.SSLCertVerificationError) and "Hostname mismatch" in text:
+        name = text.split("not valid for ", 1)[-1].split(".", 1)[0] if "not valid for " in text \
+            else "the host"
+        return f"the server certificate does not name {name[:100]}"
     return text.splitlines()[0][:200]
 
 
+class _Pool:
+    """Open connections of one kind: at most ``size``, each carrying at most ``depth``
+    requests at once. A request takes the least busy one, opens another while there are
+    fewer than ``size``, or waits for one to free up."""
+
+    def __init__(self, size: int, depth: int, opener):
+        self.size, self.depth, self._opener = size, depth, opener
+        self.connections: list[LdapConnection] = []
+        self._opening = 0
+        self._waiters: list[asyncio.Future] = []
+
+    async def take(self) -> tuple[LdapConnection, bool]:
+        """(a connection with a lease taken, whether it was open before)."""
+        while True:
+            best = None
+            alive = []
+            for conn in self.connections:
+                if conn.closed:
+                    continue
+                alive.append(conn)
+                if conn.leases < self.depth and (best is None or conn.leases < best.leases):
+                    best = conn
+            self.connections = alive
+            if best is not None:
+                best.leases += 1
+                return best, True
+            if len(alive) + self._opening < self.size:
+                self._opening += 1
+                try:
+                    conn = await self._opener()
+                finally:
+                    self._opening -= 1
+                    self._wake()
+                conn.leases += 1
+                self.connections.append(conn)
+                return conn, False
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def give_back(self, conn: LdapConnection) -> None:
+        conn.leases -= 1
+        if conn.leases == 0 and conn not in self.connections:
+            conn.close()  # retired: its last request is over
+        self._wake()
+
+    def retire(self, conn: LdapConnection, broken: bool) -> None:
+        """No new requests on ``conn``; a broken one is closed now (failing what else is
+        in flight on it), a slow one once its last request is over."""
+        if conn in self.connections:
+            self.connections.remove(conn)
+        if broken or conn.leases == 0:
+            conn.close()
+
+    def close(self) -> None:
+        connections, self.connections = self.connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except RuntimeError:  # its event loop is already closed
+                pass
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
 class LdapBackend:
-    """Users in an LDAP directory; ``check_sync`` is the blocking logic, ``check`` runs it
-    in this process's thread pool within ``timeout``."""
+    """Users in an LDAP directory; ``check`` answers a request within ``timeout`` on the
+    running event loop, ``check_sync`` on a loop of its own (tests, tools)."""
 
     def __init__(self, cfg: LdapConfig, metrics=None):
         self.cfg = cfg
@@ -98,61 +172,54 @@ class LdapBackend:
         self._ldaps = parts.scheme == "ldaps"
         self._host = parts.hostname or ""
         self._port = parts.port or (636 if self._ldaps else 389)
-        self._tls = None
+        self._tls: ssl.SSLContext | None = None
         if self._ldaps or cfg.start_tls:
-            try:
-                ipaddress.ip_address(self._host)
-                sni = None
-            except ValueError:
-                sni = self._host
-            self._tls = ldap3.Tls(validate=ssl.CERT_REQUIRED,
-                                  ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
-                                  sni=sni)
-        self._bind_password = cfg.bind_password.reveal() if cfg.bind_password else None
-        self._service_idle: list = []
-        self._bind_idle: list = []
-        self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None  # made in the worker process
+            # verifies the chain and the certificate's name against the URL's host (an IP
+            # address against its IP SANs); with ca_file, only that CA is trusted
+            self._tls = ssl.create_default_context(
+                cafile=str(cfg.ca_file) if cfg.ca_file else None)
+        self._bind_password = cfg.bind_password.reveal() if cfg.bind_password else b""
+        self._service = _Pool(cfg.pool_size, PIPELINE_DEPTH, self._open_service)
+        self._binds = _Pool(cfg.pool_size, 1, self._open_for_binds)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: asyncio.Runner | None = None
         self._reachable = True
         mode = "LDAPS" if self._ldaps else "StartTLS" if cfg.start_tls else "plain"
         self.where = f"{cfg.url} ({mode})"
 
-    # ------------------------------------------------------------------ async side --
+    # ------------------------------------------------------------------ entry points -
 
     async def check(self, request: AuthRequest) -> AuthResult:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.cfg.pool_size,
-                                                thread_name_prefix="ikesrv-ldap")
-        timeout = self.cfg.timeout
-        deadline = time.monotonic() + timeout
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self.check_sync, request, deadline)
+        if loop is not self._loop:  # connections belong to the loop that opened them
+            self._service.close()
+            self._binds.close()
+            self._loop = loop
+        timeout = self.cfg.timeout
         try:
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            # the thread may still be waiting on a socket; its answer is thrown away
+            async with asyncio.timeout(timeout):
+                return await self._answer(request)
+        except TimeoutError:
             self._unreachable(f"no answer within {timeout:g}s")
             return refuse(f"directory {self.cfg.url} did not answer within {timeout:g}s")
 
+    def check_sync(self, request: AuthRequest) -> AuthResult:
+        """``check``, blocking, on this backend's own event loop: for tests and tools,
+        never from inside a running loop."""
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        return self._runner.run(self.check(request))
+
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-        with self._lock:
-            idle, self._service_idle, self._bind_idle = (
-                self._service_idle + self._bind_idle, [], [])
-        for conn in idle:
-            self._discard(conn)
+        self._service.close()
+        self._binds.close()
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
 
     # ------------------------------------------------------------------ the logic ---
 
-    def check_sync(self, request: AuthRequest, deadline: float | None = None) -> AuthResult:
-        """Answer one request, blocking (a thread of the pool, or a test)."""
-        if deadline is None:
-            deadline = time.monotonic() + self.cfg.timeout
-        if time.monotonic() >= deadline:
-            return refuse(f"directory {self.cfg.url} busy: no connection free within "
-                          f"{self.cfg.timeout:g}s")
+    async def _answer(self, request: AuthRequest) -> AuthResult:
         name = request.username
         problem = name_problem(name)
         if problem is not None:
@@ -172,16 +239,16 @@ class LdapBackend:
         if method not in (PASSWORD, NT_HASH, CLEAR_PASSWORD):
             return refuse(f"unknown users backend method {method!r}")
         try:
-            result = self._check(request, who, deadline)
+            result = await self._check(request, who)
         except _Unavailable as e:
             self._unreachable(str(e))
             return refuse(f"directory {self.cfg.url} unavailable: {e}")
         self._reachable_again()
         return result
 
-    def _check(self, request: AuthRequest, who: str, deadline: float) -> AuthResult:
+    async def _check(self, request: AuthRequest, who: str) -> AuthResult:
         cfg = self.cfg
-        found = self._find_user(request.username, deadline)
+        found = await self._find_user(request.username)
         if len(found) > 1:
             return refuse(f"user_filter matches several entries for {who}: ambiguous, refused")
         if not found:
@@ -192,8 +259,8 @@ class LdapBackend:
             return refuse(f"account of {who} ({dn}) is disabled (sambaAcctFlags)")
         if cfg.require_group:
             uid = attrs.get("uid")
-            member = self._is_member(dn, uid[0].decode("utf-8", "replace") if uid
-                                     else request.username, deadline)
+            member = await self._is_member(dn, uid[0].decode("utf-8", "replace") if uid
+                                           else request.username)
             if member is None:
                 return refuse(f"required group {cfg.require_group} does not exist")
             if not member:
@@ -215,18 +282,19 @@ class LdapBackend:
                 return refuse(f"{cfg.password_attribute} of {who} holds a hashed password "
                               f"({scheme}); EAP-MD5 needs it in clear text")
             return AuthResult(True, secret=bytes(values[0]))
-        return self._bind_as(dn, who, request.password, deadline)
+        return await self._bind_as(dn, who, request.password)
 
     # ------------------------------------------------------------------ operations --
 
-    def _find_user(self, username: str, deadline: float) -> list[tuple[str, dict]]:
+    async def _find_user(self, username: str) -> list[tuple[str, dict]]:
         cfg = self.cfg
-        search_filter = cfg.user_filter.replace("{user}", escape_filter_chars(username))
+        search_filter = cfg.user_filter.replace("{user}",
+                                                ldap_wire.escape_filter_value(username))
         attributes = [a for a in (cfg.nt_hash_attribute, cfg.password_attribute,
                                   "sambaAcctFlags", "uid") if a]
 
-        def search(conn):
-            code, diagnostic, entries = self._search(
+        async def search(conn: LdapConnection):
+            code, diagnostic, entries = await self._search(
                 conn, cfg.user_base, ldap_wire.SCOPE_WHOLE_SUBTREE, search_filter, attributes,
                 size_limit=2)
             if code not in (0, 4):  # success, sizeLimitExceeded (two entries: ambiguous)
@@ -234,16 +302,16 @@ class LdapBackend:
                                    f"{_describe_code(code, diagnostic)}")
             return [(e.dn, e.attributes) for e in entries]
 
-        return self._operation(self._service_idle, True, "search", search, deadline)
+        return await self._operation(self._service, "search", search)
 
-    def _is_member(self, dn: str, uid: str, deadline: float) -> bool | None:
+    async def _is_member(self, dn: str, uid: str) -> bool | None:
         cfg = self.cfg
         attr = cfg.group_member_attribute
         value = uid if attr.lower() == "memberuid" else dn
-        group_filter = f"({attr}={escape_filter_chars(value)})"
+        group_filter = f"({attr}={ldap_wire.escape_filter_value(value)})"
 
-        def search(conn):
-            code, diagnostic, entries = self._search(
+        async def search(conn: LdapConnection):
+            code, diagnostic, entries = await self._search(
                 conn, cfg.require_group, ldap_wire.SCOPE_BASE_OBJECT, group_filter, ("1.1",),
                 size_limit=1)
             if code == _NO_SUCH_OBJECT:
@@ -253,152 +321,95 @@ class LdapBackend:
                                    f"{_describe_code(code, diagnostic)}")
             return bool(entries)
 
-        return self._operation(self._service_idle, True, "search", search, deadline)
+        return await self._operation(self._service, "search", search)
 
-    def _bind_as(self, dn: str, who: str, password: bytes, deadline: float) -> AuthResult:
-        def bind(conn):
-            if conn.closed or (self.cfg.start_tls and not conn.tls_started):
-                # ldap3 would silently reopen it without StartTLS: never send a password so
-                raise OSError("connection closed")
-            conn.user, conn.password, conn.authentication = dn, bytes(password), ldap3.SIMPLE
-            try:
-                ok = conn.bind(read_server_info=False)
-            finally:
-                conn.password = None  # keep no user's password around
-            result = conn.result or {}
-            code = result.get("result")
-            if ok:
+    async def _bind_as(self, dn: str, who: str, password: bytes) -> AuthResult:
+        async def bind(conn: LdapConnection):
+            answer = await conn.bind(dn, bytes(password))
+            code = answer.result_code
+            if code == 0:
                 return AuthResult(True)
             if code == _INVALID_CREDENTIALS:
                 return refuse(f"wrong password for {who}")
-            if code is None:
-                raise _Unavailable("no answer to the bind")
-            return refuse(f"bind as {dn} refused: {result.get('description', code)}")
+            return refuse(f"bind as {dn} refused: {_describe_code(code, answer.diagnostic)}")
 
-        return self._operation(self._bind_idle, False, "bind", bind, deadline)
+        return await self._operation(self._binds, "bind", bind)
 
-    def _search(self, conn, base: str, scope: int, search_filter: str, attributes,
-                size_limit: int) -> tuple[int, str, list[ldap_wire.SearchEntry]]:
-        """One search on ``conn``'s socket: (resultCode, diagnosticMessage, entries).
-        Referrals are not followed (as auto_referrals=False). OSError/ProtocolError when
-        the connection is unusable."""
-        if conn.closed or conn.socket is None:
-            raise OSError("connection closed")
-        message_id = conn.server.next_message_id()
+    async def _search(self, conn: LdapConnection, base: str, scope: int, search_filter: str,
+                      attributes, size_limit: int
+                      ) -> tuple[int, str, list[ldap_wire.SearchEntry]]:
         try:
-            request = ldap_wire.encode_search(
-                message_id, base, scope, search_filter, attributes, size_limit=size_limit,
-                time_limit=max(1, int(self.cfg.timeout)))
+            return await conn.search(base, scope, search_filter, attributes,
+                                     size_limit=size_limit,
+                                     time_limit=max(1, int(self.cfg.timeout)))
         except ldap_wire.FilterError as e:  # check-config refuses such filters
             raise _Unavailable(f"filter {search_filter!r}: {e}") from None
-        conn.socket.sendall(request)
-        entries: list[ldap_wire.SearchEntry] = []
-        references = 0
-        buffer = b""
-        while True:
-            size = ldap_wire.message_size(buffer)
-            if size == 0 or len(buffer) < size:
-                # the socket's receive timeout (ldap3's receive_timeout) bounds each wait
-                data = conn.socket.recv(65536)
-                if not data:
-                    raise OSError("the directory closed the connection")
-                buffer += data
-                continue
-            answer_id, answer = ldap_wire.decode_answer(buffer[:size])
-            buffer = buffer[size:]
-            if isinstance(answer, ldap_wire.Disconnection):
-                why = answer.diagnostic or _describe_code(answer.result_code, "")
-                raise OSError(f"the directory disconnects: {why}")
-            if answer_id != message_id:
-                raise ldap_wire.ProtocolError(f"an answer to message {answer_id}, "
-                                              f"expected {message_id}")
-            if isinstance(answer, ldap_wire.SearchEntry):
-                entries.append(answer)
-                if 0 < size_limit < len(entries):  # sizeLimit ignored: it may never end
-                    raise ldap_wire.ProtocolError(f"more entries than the search's size "
-                                                  f"limit of {size_limit}")
-            elif isinstance(answer, ldap_wire.SearchReference):
-                references += 1
-                if references > _MAX_REFERENCES:
-                    raise ldap_wire.ProtocolError(f"more than {_MAX_REFERENCES} references "
-                                                  "in answer to one search")
-            elif isinstance(answer, ldap_wire.SearchDone):
-                if buffer:
-                    raise ldap_wire.ProtocolError("data after the end of the search")
-                return answer.result_code, answer.diagnostic, entries
 
-    def _operation(self, pool: list, service: bool, operation: str, fn, deadline: float):
-        """Run ``fn(connection)`` on a pooled connection; a stale one is replaced once."""
+    async def _operation(self, pool: _Pool, operation: str, fn):
+        """``await fn(connection)`` on a pooled connection; when one that was already open
+        fails (the server dropped it while idle), once more on a fresh one."""
         attempt = 0
         while True:
             attempt += 1
-            conn, reused = self._take(pool, service)
+            conn, reused = await pool.take()
             started = time.perf_counter()
             try:
-                value = fn(conn)
+                value = await fn(conn)
             except _Unavailable:
                 self._observe(operation, started, False)
-                self._discard(conn)
                 raise
             except _ERRORS as e:
                 self._observe(operation, started, False)
-                self._discard(conn)
-                if reused and attempt == 1 and time.monotonic() < deadline:
-                    continue  # the server dropped an idle connection: try a fresh one
+                pool.retire(conn, broken=True)
+                if reused and attempt == 1:
+                    continue
                 raise _Unavailable(f"{operation}: {_describe(e)}") from None
+            except asyncio.CancelledError:  # the request's time is up
+                self._observe(operation, started, False)
+                pool.retire(conn, broken=False)
+                raise
+            finally:
+                pool.give_back(conn)
             self._observe(operation, started, True)
-            with self._lock:
-                pool.append(conn)
             return value
 
     # ------------------------------------------------------------------ connections -
 
-    def _take(self, pool: list, service: bool):
-        with self._lock:
-            while pool:
-                conn = pool.pop()
-                if not conn.closed:
-                    return conn, True
-        return self._open(service), False
-
-    def _open(self, service: bool):
-        cfg = self.cfg
-        server = ldap3.Server(self._host, port=self._port, use_ssl=self._ldaps, tls=self._tls,
-                              get_info=ldap3.NONE, connect_timeout=cfg.timeout)
-        user = cfg.bind_dn if service else None
-        conn = ldap3.Connection(
-            server, user=user, password=self._bind_password if user else None,
-            authentication=ldap3.SIMPLE if user else ldap3.ANONYMOUS,
-            client_strategy=ldap3.SYNC, auto_bind=ldap3.AUTO_BIND_NONE, read_only=True,
-            # whole seconds: ldap3 also sets SO_RCVTIMEO from it with struct 'LL'
-            auto_referrals=False, raise_exceptions=False,
-            receive_timeout=max(1, math.ceil(cfg.timeout)))
+    async def _connect(self) -> LdapConnection:
         started = time.perf_counter()
         try:
-            conn.open(read_server_info=False)
-            if cfg.start_tls and not conn.start_tls(read_server_info=False):
-                raise _Unavailable(f"StartTLS refused: {_result(conn)}")
-            if service and not conn.bind(read_server_info=False):
-                raise _Unavailable(f"service bind as {user or 'anonymous'} refused: "
-                                   f"{_result(conn)}")
-        except _Unavailable:
-            self._observe("bind", started, False)
-            self._discard(conn)
-            raise
+            return await LdapConnection.open(self._host, self._port, self._tls, self._ldaps,
+                                             self._host)
         except _ERRORS as e:
             self._observe("bind", started, False)
-            self._discard(conn)
             raise _Unavailable(f"connect: {_describe(e)}") from None
-        if service:
-            self._observe("bind", started, True)
+        except asyncio.CancelledError:
+            self._observe("bind", started, False)
+            raise
+
+    async def _open_service(self) -> LdapConnection:
+        conn = await self._connect()
+        started = time.perf_counter()
+        who = self.cfg.bind_dn or "anonymous"
+        try:
+            # an empty DN and password: the anonymous bind (RFC 4513 §5.1.1)
+            answer = await conn.bind(self.cfg.bind_dn or "", self._bind_password)
+        except BaseException as e:
+            self._observe("bind", started, False)
+            conn.close()
+            if isinstance(e, _ERRORS):
+                raise _Unavailable(f"service bind as {who}: {_describe(e)}") from None
+            raise
+        if answer.result_code != 0:
+            self._observe("bind", started, False)
+            conn.close()
+            raise _Unavailable(f"service bind as {who} refused: "
+                               f"{_describe_code(answer.result_code, answer.diagnostic)}")
+        self._observe("bind", started, True)
         return conn
 
-    @staticmethod
-    def _discard(conn) -> None:
-        try:
-            conn.unbind()
-        except Exception:  # already broken: nothing more to release
-            pass
+    async def _open_for_binds(self) -> LdapConnection:
+        return await self._connect()
 
     # ------------------------------------------------------------------ bookkeeping -
 
@@ -407,18 +418,14 @@ class LdapBackend:
             self.metrics.ldap_request(operation, time.perf_counter() - started, ok)
 
     def _unreachable(self, reason: str) -> None:
-        with self._lock:
-            was, self._reachable = self._reachable, False
+        was, self._reachable = self._reachable, False
         if was:
             log.warning("LDAP directory %s unavailable: %s; logins fail until it answers "
                         "again", self.where, reason)
 
     def _reachable_again(self) -> None:
-        if self._reachable:
-            return
-        with self._lock:
-            was, self._reachable = self._reachable, True
-        if not was:
+        if not self._reachable:
+            self._reachable = True
             log.info("LDAP directory %s answers again", self.where)
 
 
@@ -427,10 +434,4 @@ def _describe_code(code: int, diagnostic: str) -> str:
     return f"{name} ({diagnostic})" if diagnostic else name
 
 
-def _result(conn) -> str:
-    result = conn.result or {}
-    return str(result.get("description") or result.get("message") or conn.last_error
-               or "no answer")
-
-
-__all__ = ["LdapBackend"]
+__all__ = ["PIPELINE_DEPTH", "LdapBackend"]

@@ -1,14 +1,16 @@
-"""LDAP search on the wire: the SearchRequest a login sends and the answers it reads.
+"""LDAP on the wire: the few requests a login sends and the answers it reads.
 
-Owns: turning an RFC 4515 filter string into its RFC 4511 BER encoding, encoding a whole
-SearchRequest message (RFC 4511 §4.5.1), splitting a byte stream into LDAPMessages and
-decoding the search answers (SearchResultEntry, SearchResultReference, SearchResultDone,
-and the Notice of Disconnection a server may send instead, §4.4.1).
+Owns: turning an RFC 4515 filter string into its RFC 4511 BER encoding; encoding the
+requests ikesrv sends (SearchRequest §4.5.1, simple BindRequest §4.2, the StartTLS
+ExtendedRequest of RFC 4511 §4.14.1, UnbindRequest §4.3); splitting a byte stream into
+LDAPMessages; decoding the answers (SearchResultEntry, SearchResultReference,
+SearchResultDone, BindResponse, ExtendedResponse, and the Notice of Disconnection a
+server may send at any time, §4.4.1).
 
-Why not ldap3 for this: building the request as pyasn1 objects and encoding them took
-two thirds of a login's CPU; a login's two searches are small and always the same
-shape. ldap3 still opens the connections (TLS, StartTLS, binds); these searches go
-over the socket it opened. The filter parser also checks ``user_filter`` at config time.
+Why not ldap3 for this: building requests as pyasn1 objects and encoding them took two
+thirds of a login's CPU, and ldap3's connections block a thread per request. A login's
+requests are small and always the same shape. The filter parser also checks
+``user_filter`` at config time.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ _SEARCH_RESULT_ENTRY = 0x64
 _SEARCH_RESULT_DONE = 0x65
 _SEARCH_RESULT_REFERENCE = 0x73
 _EXTENDED_RESPONSE = 0x78
+_BIND_RESPONSE = 0x61
 _SEARCH_REQUEST = 0x63
+_BIND_REQUEST = 0x60
+_UNBIND_REQUEST = 0x42  # APPLICATION 2, primitive NULL
+_EXTENDED_REQUEST = 0x77
+
+#: RFC 4511 §4.14.1: the StartTLS extended operation
+START_TLS_OID = "1.3.6.1.4.1.1466.20037"
 
 #: an answer larger than this is refused: a login needs a handful of short attributes
 MAX_MESSAGE = 1 << 20
@@ -178,6 +187,15 @@ def _filter(text: str, i: int) -> tuple[bytes, int]:
     return encoded, i + 1
 
 
+_FILTER_SPECIALS = {ord(c): f"\\{ord(c):02x}" for c in "\\*()\0"}
+
+
+def escape_filter_value(value: str) -> str:
+    """``value`` made safe to put in a filter string: ``*``, ``(``, ``)``, ``\\`` and NUL
+    as \\XX escapes (RFC 4515 §3), so a user name matches only itself."""
+    return value.translate(_FILTER_SPECIALS)
+
+
 def encode_filter(text: str) -> bytes:
     """The BER encoding of an RFC 4515 filter string; FilterError says what is wrong."""
     encoded, end = _filter(text, 0)
@@ -200,6 +218,24 @@ def encode_search(message_id: int, base: str, scope: int, search_filter: str,
                + encode_filter(search_filter)
                + _tlv(0x30, b"".join(_tlv(0x04, a.encode("utf-8")) for a in attributes)))
     return _tlv(0x30, _integer(0x02, message_id) + _tlv(_SEARCH_REQUEST, request))
+
+
+def encode_bind(message_id: int, dn: str, password: bytes) -> bytes:
+    """An LDAPMessage holding a simple BindRequest, LDAP version 3 (RFC 4511 §4.2); an
+    empty DN and password make the anonymous bind of RFC 4513 §5.1.1."""
+    request = _integer(0x02, 3) + _tlv(0x04, dn.encode("utf-8")) + _tlv(0x80, password)
+    return _tlv(0x30, _integer(0x02, message_id) + _tlv(_BIND_REQUEST, request))
+
+
+def encode_start_tls(message_id: int) -> bytes:
+    """An LDAPMessage holding the StartTLS ExtendedRequest (RFC 4511 §4.14.1)."""
+    request = _tlv(0x80, START_TLS_OID.encode("ascii"))
+    return _tlv(0x30, _integer(0x02, message_id) + _tlv(_EXTENDED_REQUEST, request))
+
+
+def encode_unbind(message_id: int) -> bytes:
+    """An LDAPMessage holding an UnbindRequest (RFC 4511 §4.3): no answer comes."""
+    return _tlv(0x30, _integer(0x02, message_id) + bytes((_UNBIND_REQUEST, 0)))
 
 
 # ------------------------------------------------------------------ answers -------
@@ -298,9 +334,19 @@ class Disconnection:
     diagnostic: str
 
 
-def decode_answer(message: bytes) -> tuple[int, SearchEntry | SearchDone | SearchReference
-                                          | Disconnection]:
-    """(messageID, what it says) of one whole LDAPMessage answering a search."""
+@dataclass(frozen=True, slots=True)
+class OperationDone:
+    """The LDAPResult of a BindResponse or (StartTLS) ExtendedResponse."""
+
+    result_code: int
+    diagnostic: str
+
+
+Answer = SearchEntry | SearchDone | SearchReference | Disconnection | OperationDone
+
+
+def decode_answer(message: bytes) -> tuple[int, Answer]:
+    """(messageID, what it says) of one whole LDAPMessage a server sent."""
     outer = _Reader(message, 0, len(message)).inner(0x30)
     message_id = outer.integer(0x02)
     tag, start, stop = outer.next()
@@ -317,34 +363,43 @@ def decode_answer(message: bytes) -> tuple[int, SearchEntry | SearchDone | Searc
             while values.more():
                 found.append(values.octets())
         return message_id, SearchEntry(dn, attributes)
-    if tag in (_SEARCH_RESULT_DONE, _EXTENDED_RESPONSE):
+    if tag in (_SEARCH_RESULT_DONE, _EXTENDED_RESPONSE, _BIND_RESPONSE):
         code = op.integer(0x0A)
         op.octets()  # matchedDN
         diagnostic = op.octets().decode("utf-8", "replace")
-        kind = SearchDone if tag == _SEARCH_RESULT_DONE else Disconnection
-        return message_id, kind(code, diagnostic)
+        if tag == _SEARCH_RESULT_DONE:
+            return message_id, SearchDone(code, diagnostic)
+        if tag == _EXTENDED_RESPONSE and message_id == 0:  # §4.4: unsolicited
+            return message_id, Disconnection(code, diagnostic)
+        return message_id, OperationDone(code, diagnostic)
     if tag == _SEARCH_RESULT_REFERENCE:
         uris = []
         while op.more():
             uris.append(op.octets().decode("utf-8", "replace"))
         return message_id, SearchReference(uris)
-    raise ProtocolError(f"protocolOp 0x{tag:02x} in answer to a search")
+    raise ProtocolError(f"protocolOp 0x{tag:02x} is no answer ikesrv asks for")
 
 
 __all__ = [
     "DEREF_ALWAYS",
     "MAX_MESSAGE",
+    "START_TLS_OID",
     "SCOPE_BASE_OBJECT",
     "SCOPE_SINGLE_LEVEL",
     "SCOPE_WHOLE_SUBTREE",
     "Disconnection",
     "FilterError",
+    "OperationDone",
     "ProtocolError",
     "SearchDone",
     "SearchEntry",
     "SearchReference",
     "decode_answer",
+    "encode_bind",
     "encode_filter",
     "encode_search",
+    "encode_start_tls",
+    "encode_unbind",
+    "escape_filter_value",
     "message_size",
 ]

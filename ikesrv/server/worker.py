@@ -2,7 +2,7 @@
 
 Owns: feeding the core (datagrams from the transport, timers, auth and kernel results)
 with the wall-clock time, and carrying out its actions: sends, keepalives, kernel
-installs and removals, user checks in the backend's thread pool, and metrics events.
+installs and removals, user checks (``await`` the users backend), and metrics events.
 Also SIGHUP (reload the config for new SAs; a broken config is logged and the old one
 keeps serving) and SIGTERM (Deletes to every peer, kernel cleanup, exit in bounded time).
 
@@ -102,7 +102,7 @@ class Worker:
         self.flush_metrics()
         self.kernel.stop(remove_all=True)
         if self.users is not None:
-            self.users.close()  # its thread pool and directory connections
+            self.users.close()  # its threads or directory connections
         if self._timer is not None:
             self._timer.cancel()
         self.stopped.set()

@@ -1,4 +1,4 @@
-"""LDAP search encoding and answer decoding (ikesrv.auth.ldap_wire).
+"""LDAP request encoding and answer decoding (ikesrv.auth.ldap_wire).
 
 Requests are checked byte for byte against ldap3's own encoding (pyasn1), the reference
 the directory already accepts; answers are decoded from messages pyasn1 encodes. The
@@ -10,7 +10,11 @@ import os
 import random
 
 import pytest
+from ldap3.operation.bind import bind_operation
+from ldap3.operation.extended import extended_operation
 from ldap3.operation.search import search_operation
+from ldap3.operation.unbind import unbind_operation
+from ldap3.utils.conv import escape_filter_chars
 from ldap3.protocol.rfc4511 import (
     LDAPDN,
     AttributeDescription,
@@ -171,6 +175,42 @@ def test_notice_of_disconnection():
     body = b"\x0a\x01\x34\x04\x00\x04\x0dshutting down\x8a\x161.3.6.1.4.1.1466.20036"
     raw = b"\x30" + bytes([len(body) + 5]) + b"\x02\x01\x00\x78" + bytes([len(body)]) + body
     assert w.decode_answer(raw) == (0, w.Disconnection(52, "shutting down"))
+
+
+@pytest.mark.parametrize("dn,password", [("cn=ikesrv,dc=example,dc=test", b"pw-1"),
+                                         ("uid=Jos\u00e9,ou=people", b"x" * 300), ("", b"")])
+def test_bind_request_is_what_ldap3_sends(dn, password):
+    from ldap3 import ANONYMOUS, SIMPLE
+    # the anonymous bind (RFC 4513 §5.1.1): empty name, empty simple credentials
+    op = (bind_operation(3, SIMPLE, dn, password) if dn
+          else bind_operation(3, ANONYMOUS, "", None))
+    assert w.encode_bind(9, dn, password) == _message(9, "bindRequest", op)
+
+
+def test_start_tls_and_unbind_are_what_ldap3_sends():
+    assert w.encode_start_tls(1) == _message(1, "extendedReq",
+                                             extended_operation(w.START_TLS_OID))
+    assert w.encode_unbind(77) == _message(77, "unbindRequest", unbind_operation())
+
+
+def test_bind_and_extended_responses_decode():
+    # BindResponse (APPLICATION 1): invalidCredentials, then an ExtendedResponse to
+    # StartTLS (APPLICATION 24) with its responseName
+    bind = b"\x30\x0c\x02\x01\x02\x61\x07\x0a\x01\x31\x04\x00\x04\x00"
+    assert w.decode_answer(bind) == (2, w.OperationDone(49, ""))
+    body = b"\x0a\x01\x00\x04\x00\x04\x00\x8a\x161.3.6.1.4.1.1466.20037"
+    raw = b"\x30" + bytes([len(body) + 5]) + b"\x02\x01\x01\x78" + bytes([len(body)]) + body
+    assert w.decode_answer(raw) == (1, w.OperationDone(0, ""))
+
+
+@pytest.mark.parametrize("name", ["alice", "al*ice", "a(b)c", "x\\y", "n\x00ul",
+                                  "Jos\u00e9", "*)(uid=*", "\\2a"])
+def test_filter_values_are_escaped_as_rfc_4515_asks(name):
+    escaped = w.escape_filter_value(name)
+    assert escaped == escape_filter_chars(name)
+    # and the escaped value decodes back to exactly the name inside an equality filter
+    encoded = w.encode_filter(f"(uid={escaped})")
+    assert encoded.endswith(name.encode("utf-8"))
 
 
 def test_damaged_answers_raise_protocol_error_only():
