@@ -112,7 +112,13 @@ class Connection:
         ike_groups = {g for spec in self.cfg.proposals for g in spec.dh_groups}
         if group not in ike_groups:
             return self.cfg.esp_proposals
-        return tuple(dataclasses.replace(spec, dh=(group,)) for spec in self.cfg.esp_proposals)
+        # one tuple per group: proposal decisions are remembered per our proposal list
+        variants = self.__dict__.setdefault("_pfs_variants", {})
+        found = variants.get(group)
+        if found is None:
+            found = variants[group] = tuple(dataclasses.replace(spec, dh=(group,))
+                                            for spec in self.cfg.esp_proposals)
+        return found
 
     def local_identity(self, local_ip: str) -> Identity:
         if self.local_id is not None:

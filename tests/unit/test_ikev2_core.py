@@ -141,6 +141,21 @@ def test_child_rekey_without_and_with_pfs(pair):
     assert sum(e.delta for e in pair.of(ev.ChildSaChanged)) == 1
 
 
+def test_child_rekeys_adding_pfs_that_we_did_not_configure(pair):
+    """Our ESP proposals name no group; a peer that adds PFS on its rekeys (Windows does)
+    gets it with a group our IKE proposals trust, every time: the offer matched against
+    the same proposal list each time, so the decision is taken once and remembered."""
+    client = pair.client(esp="aes256gcm16-ecp384")
+    pair.connect(client)
+    conn = next(iter(pair.core.v2.sas.values())).connection
+    for _ in range(2):
+        pair.deliver(client, client.rekey_child(pair.now, pfs_group=20))
+        assert client.child.suite.startswith("aes256gcm16-ecp384"), client.failure
+    assert [e.result for e in pair.of(ev.Rekeyed)] == ["ok", "ok"]
+    assert conn.esp_proposals_for_pfs(20) is conn.esp_proposals_for_pfs(20)
+    assert all(spec.dh_groups == (20,) for spec in conn.esp_proposals_for_pfs(20))
+
+
 def test_ike_rekey_moves_children_and_keeps_vip(pair):
     client = pair.client()
     pair.connect(client)
