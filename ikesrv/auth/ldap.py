@@ -81,9 +81,10 @@ class _Unavailable(Exception):
 def _describe(e: BaseException) -> str:
     text = str(e) or type(e).__name__
     if isinstance(e, ssl.SSLCertVerificationError) and "Hostname mismatch" in text:
-        name = text.split("not valid for ", 1)[-1].split(".", 1)[0] if "not valid for " in text \
-            else "the host"
-        return f"the server certificate does not name {name[:100]}"
+        # OpenSSL: "Hostname mismatch, certificate is not valid for 'ldap.example.com'."
+        named = re.search(r"not valid for ('[^']{0,100}')", text)
+        return ("the server certificate does not name "
+                + (named.group(1) if named else "the directory's host"))
     return text.splitlines()[0][:200]
 
 
