@@ -111,9 +111,9 @@ class Metrics:
         for a in AUTH_METHODS:
             for result in ("success", "failure"):
                 self.auth.labels(a, result)
-        for op in ldap_operations:
-            self.ldap.labels(op)
-            self.ldap_errors.labels(op)
+        # per operation, the labelled children (a login observes two or three)
+        self._ldap_series = {op: (self.ldap.labels(op), self.ldap_errors.labels(op))
+                             for op in ldap_operations}
         for reason in INVALID_REASONS:
             self.invalid.labels(reason)
         for name in pools:
@@ -170,9 +170,13 @@ class Metrics:
             child.observe(seconds)
 
     def ldap_request(self, operation: str, seconds: float, ok: bool) -> None:
-        self.ldap.labels(operation).observe(seconds)
+        series = self._ldap_series.get(operation)
+        if series is None:
+            series = self._ldap_series[operation] = (self.ldap.labels(operation),
+                                                     self.ldap_errors.labels(operation))
+        series[0].observe(seconds)
         if not ok:
-            self.ldap_errors.labels(operation).inc()
+            series[1].inc()
 
     def add_child_bytes(self, direction: str, n: int) -> None:
         if n > 0:

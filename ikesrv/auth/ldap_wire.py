@@ -181,11 +181,20 @@ def _filter(text: str, i: int) -> tuple[bytes, int]:
         end = text.find(")", i)  # a ')' in a value is escaped (\29): the first one ends it
         if end < 0:
             raise FilterError(f"no ')' after {i}")
-        encoded, i = _item(text[i:end], i), end
+        item = text[i:end]
+        encoded = _items.get(item)
+        if encoded is None:  # a filter's fixed parts (objectClass=...) recur per login
+            encoded = _item(item, i)
+            if len(_items) >= 256:
+                _items.clear()
+            _items[item] = encoded
+        i = end
     if i >= len(text) or text[i] != ")":
         raise FilterError(f"expected ')' at {i}")
     return encoded, i + 1
 
+
+_items: dict[str, bytes] = {}  # item text -> its encoding (bounded: user names pass too)
 
 _FILTER_SPECIALS = {ord(c): f"\\{ord(c):02x}" for c in "\\*()\0"}
 
@@ -211,13 +220,23 @@ def encode_search(message_id: int, base: str, scope: int, search_filter: str,
                   attributes: list[str] | tuple[str, ...], size_limit: int = 0,
                   time_limit: int = 0, deref: int = DEREF_ALWAYS) -> bytes:
     """An LDAPMessage holding a SearchRequest (RFC 4511 §4.5.1), no controls."""
-    request = (_tlv(0x04, base.encode("utf-8"))
-               + _integer(0x0A, scope) + _integer(0x0A, deref)
-               + _integer(0x02, size_limit) + _integer(0x02, time_limit)
-               + b"\x01\x01\x00"  # typesOnly FALSE
-               + encode_filter(search_filter)
-               + _tlv(0x30, b"".join(_tlv(0x04, a.encode("utf-8")) for a in attributes)))
+    # what comes before and after the filter is the same for every login of one kind
+    key = (base, scope, tuple(attributes), size_limit, time_limit, deref)
+    parts = _search_parts.get(key)
+    if parts is None:
+        if len(_search_parts) >= 64:
+            _search_parts.clear()
+        parts = _search_parts[key] = (
+            _tlv(0x04, base.encode("utf-8"))
+            + _integer(0x0A, scope) + _integer(0x0A, deref)
+            + _integer(0x02, size_limit) + _integer(0x02, time_limit)
+            + b"\x01\x01\x00",  # typesOnly FALSE
+            _tlv(0x30, b"".join(_tlv(0x04, a.encode("utf-8")) for a in attributes)))
+    request = parts[0] + encode_filter(search_filter) + parts[1]
     return _tlv(0x30, _integer(0x02, message_id) + _tlv(_SEARCH_REQUEST, request))
+
+
+_search_parts: dict[tuple, tuple[bytes, bytes]] = {}
 
 
 def encode_bind(message_id: int, dn: str, password: bytes) -> bytes:
@@ -262,51 +281,38 @@ def message_size(buffer: bytes | bytearray) -> int:
     return size
 
 
-class _Reader:
-    __slots__ = ("data", "end", "pos")
+def _tl(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, start, stop) of the TLV at ``pos``, which must end by ``end``."""
+    if pos + 2 > end:
+        raise ProtocolError(f"truncated at {pos}")
+    tag, first = data[pos], data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or pos + count > end:
+            raise ProtocolError(f"bad length at {pos - 1}")
+        length = int.from_bytes(data[pos:pos + count], "big")
+        pos += count
+    stop = pos + length
+    if stop > end:
+        raise ProtocolError(f"a value running past its container at {pos}")
+    return tag, pos, stop
 
-    def __init__(self, data: bytes, pos: int, end: int):
-        self.data, self.pos, self.end = data, pos, end
 
-    def more(self) -> bool:
-        return self.pos < self.end
+def _expect(data: bytes, pos: int, end: int, expect: int) -> tuple[int, int]:
+    """(start, stop) of the value of the TLV at ``pos``, which must carry tag ``expect``."""
+    tag, start, stop = _tl(data, pos, end)
+    if tag != expect:
+        raise ProtocolError(f"tag 0x{tag:02x} at {pos}, expected 0x{expect:02x}")
+    return start, stop
 
-    def next(self, expect: int | None = None) -> tuple[int, int, int]:
-        """(tag, start, stop) of the next TLV; the reader moves past it."""
-        data, pos = self.data, self.pos
-        if pos + 2 > self.end:
-            raise ProtocolError(f"truncated at {pos}")
-        tag, first = data[pos], data[pos + 1]
-        pos += 2
-        if first < 0x80:
-            length = first
-        else:
-            count = first & 0x7F
-            if count == 0 or count > 4 or pos + count > self.end:
-                raise ProtocolError(f"bad length at {pos - 1}")
-            length = int.from_bytes(data[pos:pos + count], "big")
-            pos += count
-        stop = pos + length
-        if stop > self.end:
-            raise ProtocolError(f"a value running past its container at {pos}")
-        if expect is not None and tag != expect:
-            raise ProtocolError(f"tag 0x{tag:02x} at {self.pos}, expected 0x{expect:02x}")
-        self.pos = stop
-        return tag, pos, stop
 
-    def inner(self, expect: int) -> _Reader:
-        _, start, stop = self.next(expect)
-        return _Reader(self.data, start, stop)
-
-    def octets(self, expect: int = 0x04) -> bytes:
-        _, start, stop = self.next(expect)
-        return self.data[start:stop]
-
-    def integer(self, expect: int) -> int:
-        _, start, stop = self.next(expect)
-        if start == stop or stop - start > 8:
-            raise ProtocolError(f"an integer of {stop - start} bytes at {start}")
-        return int.from_bytes(self.data[start:stop], "big", signed=True)
+def _int(data: bytes, start: int, stop: int) -> int:
+    if start == stop or stop - start > 8:
+        raise ProtocolError(f"an integer of {stop - start} bytes at {start}")
+    return int.from_bytes(data[start:stop], "big", signed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,26 +353,33 @@ Answer = SearchEntry | SearchDone | SearchReference | Disconnection | OperationD
 
 def decode_answer(message: bytes) -> tuple[int, Answer]:
     """(messageID, what it says) of one whole LDAPMessage a server sent."""
-    outer = _Reader(message, 0, len(message)).inner(0x30)
-    message_id = outer.integer(0x02)
-    tag, start, stop = outer.next()
-    op = _Reader(message, start, stop)
+    # positions into ``message`` rather than slices or reader objects: every login reads
+    # three or four of these
+    start, end = _expect(message, 0, len(message), 0x30)
+    start, pos = _expect(message, start, end, 0x02)
+    message_id = _int(message, start, pos)
+    tag, op, op_end = _tl(message, pos, end)
     if tag == _SEARCH_RESULT_ENTRY:
-        dn = op.octets().decode("utf-8", "replace")
+        start, pos = _expect(message, op, op_end, 0x04)
+        dn = message[start:pos].decode("utf-8", "replace")
         attributes: dict[str, list[bytes]] = {}
-        partial = op.inner(0x30)
-        while partial.more():
-            one = partial.inner(0x30)
-            name = one.octets().decode("utf-8", "replace").lower()
-            values = one.inner(0x31)
+        pos, partial_end = _expect(message, pos, op_end, 0x30)
+        while pos < partial_end:
+            one, pos = _expect(message, pos, partial_end, 0x30)
+            start, one = _expect(message, one, pos, 0x04)
+            name = message[start:one].decode("utf-8", "replace").lower()
+            value, values_end = _expect(message, one, pos, 0x31)
             found = attributes.setdefault(name, [])
-            while values.more():
-                found.append(values.octets())
+            while value < values_end:
+                start, value = _expect(message, value, values_end, 0x04)
+                found.append(message[start:value])
         return message_id, SearchEntry(dn, attributes)
     if tag in (_SEARCH_RESULT_DONE, _EXTENDED_RESPONSE, _BIND_RESPONSE):
-        code = op.integer(0x0A)
-        op.octets()  # matchedDN
-        diagnostic = op.octets().decode("utf-8", "replace")
+        start, pos = _expect(message, op, op_end, 0x0A)
+        code = _int(message, start, pos)
+        _, pos = _expect(message, pos, op_end, 0x04)  # matchedDN
+        start, pos = _expect(message, pos, op_end, 0x04)
+        diagnostic = message[start:pos].decode("utf-8", "replace")
         if tag == _SEARCH_RESULT_DONE:
             return message_id, SearchDone(code, diagnostic)
         if tag == _EXTENDED_RESPONSE and message_id == 0:  # §4.4: unsolicited
@@ -374,8 +387,10 @@ def decode_answer(message: bytes) -> tuple[int, Answer]:
         return message_id, OperationDone(code, diagnostic)
     if tag == _SEARCH_RESULT_REFERENCE:
         uris = []
-        while op.more():
-            uris.append(op.octets().decode("utf-8", "replace"))
+        pos = op
+        while pos < op_end:
+            start, pos = _expect(message, pos, op_end, 0x04)
+            uris.append(message[start:pos].decode("utf-8", "replace"))
         return message_id, SearchReference(uris)
     raise ProtocolError(f"protocolOp 0x{tag:02x} is no answer ikesrv asks for")
 
