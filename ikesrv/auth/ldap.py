@@ -128,6 +128,10 @@ class _Pool:
             self._waiters.append(waiter)
             try:
                 await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake(1)  # woken, then timed out: the turn passes on
+                raise
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
@@ -136,7 +140,7 @@ class _Pool:
         conn.leases -= 1
         if conn.leases == 0 and conn not in self.connections:
             conn.close()  # retired: its last request is over
-        self._wake()
+        self._wake(1)  # one lease is free: one waiting request may go on
 
     def retire(self, conn: LdapConnection, broken: bool) -> None:
         """No new requests on ``conn``; a broken one is closed now (failing what else is
@@ -155,11 +159,16 @@ class _Pool:
                 pass
         self._wake()
 
-    def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
+    def _wake(self, count: int | None = None) -> None:
+        """Let ``count`` waiting requests (None: all) look again; a connection opened
+        (or failed to) changes what every one of them may do, a lease given back only
+        what one may."""
+        while self._waiters and count != 0:
+            waiter = self._waiters.pop(0)
             if not waiter.done():
                 waiter.set_result(None)
+                if count is not None:
+                    count -= 1
 
 
 class LdapBackend:

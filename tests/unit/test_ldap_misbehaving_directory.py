@@ -182,3 +182,26 @@ def test_a_directory_that_never_answers_times_out_and_frees_the_connection():
     results = run_logins(directory, [["alice"], ["alice"]], timeout=0.5)
     assert not results[0].ok and "did not answer within 0.5s" in results[0].reason
     assert results[1].ok, results[1].reason
+
+
+def test_a_turn_given_to_a_login_that_timed_out_passes_on():
+    """Logins queued for a pool's only connection: the one whose turn comes just as its
+    time runs out must hand the turn on, or the next would wait for nothing."""
+    from ikesrv.auth.ldap import _Pool
+    from ikesrv.auth.ldap_client import LdapConnection
+
+    async def main():
+        async def opener():
+            return LdapConnection()  # never connected: only the pool's bookkeeping runs
+
+        pool = _Pool(1, 1, opener)
+        first, _ = await pool.take()
+        second = asyncio.ensure_future(pool.take())
+        third = asyncio.ensure_future(pool.take())
+        await asyncio.sleep(0)  # both wait for the connection
+        pool.give_back(first)  # the turn goes to the second ...
+        second.cancel()  # ... whose time is up before it runs
+        conn, reused = await asyncio.wait_for(third, 1)
+        return conn is first and reused and second.cancelled()
+
+    assert asyncio.run(main())
