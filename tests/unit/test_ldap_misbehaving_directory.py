@@ -4,7 +4,8 @@ the size limit without end, garbage, a disconnect mid-answer, a Notice of Discon
 an answer to a request never sent, an answer after its login gave up, answers split
 across segments. A scripted server on 127.0.0.1 plays the directory (it answers binds,
 then each search as the test says); a login must fail promptly with a reason, and the
-next one get a fresh connection. The well-behaved directory is tests/ldap's real slapd."""
+next one get a fresh connection. Last, logins queued for the pool's connection. The
+well-behaved directory is tests/ldap's real slapd."""
 
 from __future__ import annotations
 
