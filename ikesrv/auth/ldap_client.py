@@ -1,7 +1,7 @@
 """One LDAP connection on the event loop: the I/O edge of the LDAP users backend.
 
 Owns: connecting (plain, LDAPS, or StartTLS, RFC 4511 §4.14, with the server certificate
-verified by the given ``ssl.SSLContext``), simple binds, and searches, several of them in
+verified by the given ``ssl.SSLContext``; TCP keepalive on), simple binds, and searches, several of them in
 flight at once on the one connection, told apart by message ID (RFC 4511 §4.1.1.1). The
 encoding and decoding are ``ldap_wire``'s; what to ask and what the answers mean is
 ``ldap.py``'s.
@@ -17,6 +17,7 @@ around the call); an answer that comes after its caller gave up is dropped.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 from . import ldap_wire
@@ -63,6 +64,7 @@ class LdapConnection(asyncio.Protocol):
         await loop.create_connection(lambda: conn, host, port,
                                      ssl=tls if ldaps else None,
                                      server_hostname=server_hostname if ldaps else None)
+        _keep_alive(conn._transport.get_extra_info("socket"))
         try:
             if tls is not None and not ldaps:
                 await conn._start_tls(tls, server_hostname)
@@ -247,6 +249,22 @@ class LdapConnection(asyncio.Protocol):
                 future.set_exception(self._error())
 
 
+#: TCP keepalive on pooled connections (idle seconds, probe interval, probes): a
+#: connection a firewall or a failover silently dropped is found within about two
+#: minutes of quiet, rather than by the next login waiting out its timeout on it
+KEEPALIVE = (60, 10, 6)
+
+
+def _keep_alive(sock) -> None:
+    if sock is None:
+        return
+    idle, interval, probes = KEEPALIVE
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
+
+
 class StartTlsRefused(OSError):
     """The directory answered the StartTLS request with an error code."""
 
@@ -255,4 +273,4 @@ class StartTlsRefused(OSError):
                          + (f" ({diagnostic})" if diagnostic else ""))
 
 
-__all__ = ["LdapConnection", "StartTlsRefused"]
+__all__ = ["KEEPALIVE", "LdapConnection", "StartTlsRefused"]

@@ -275,6 +275,19 @@ def test_many_logins_at_once_share_the_pooled_connections(directory):
     b.close()
 
 
+def test_pooled_connections_probe_a_quiet_directory(directory):
+    """Idle pooled connections carry TCP keepalive, as ss shows it: one a firewall
+    dropped silently is found without a login waiting out its timeout on it."""
+    b = backend_for(directory)
+    assert b.check_sync(req("password", "alice", b"alice-Secret-1")).ok  # search + bind
+    shown = subprocess.run(["ss", "-tnoH", "state", "established", "dport", "=",
+                            f":{directory.port}"], capture_output=True, text=True,
+                           timeout=10, check=True).stdout.splitlines()
+    assert len(shown) == 2, shown  # the service connection and the one for users' binds
+    assert all("timer:(keepalive," in line for line in shown), shown
+    b.close()
+
+
 def test_logs_carry_reasons_never_passwords(directory, caplog):
     caplog.set_level("DEBUG")
     b = backend_for(directory)
