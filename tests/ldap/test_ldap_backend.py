@@ -314,6 +314,21 @@ def test_ldaps_with_the_directory_ca(tls_directory, ldap_pki):
     assert b.check_sync(req("password", "alice", b"alice-Secret-1")).ok
 
 
+def test_start_tls_refused_by_the_directory_stops_before_any_bind(directory):
+    """A directory without TLS answers StartTLS with an error: the login fails with the
+    directory's words, and nothing (no service or user password) goes out in clear."""
+    metrics = Metrics()
+    b = backend_for(directory, metrics, start_tls=True)
+    result = b.check_sync(req("password", "alice", b"alice-Secret-1"))
+    assert not result.ok and "StartTLS refused" in result.reason, result.reason
+    assert "unsupported extended operation" in result.reason
+    assert sample(metrics, "ikesrv_ldap_request_duration_seconds_count", operation="search") == 0
+    # one "bind" observation, the failed connect: no service bind was tried after it
+    assert sample(metrics, "ikesrv_ldap_request_duration_seconds_count", operation="bind") == 1
+    assert sample(metrics, "ikesrv_ldap_errors_total", operation="bind") == 1
+    b.close()
+
+
 @pytest.mark.parametrize("how", ["other CA", "system store", "wrong name"])
 @pytest.mark.parametrize("mode", ["starttls", "ldaps"])
 def test_tls_certificate_is_verified(tls_directory, ldap_pki, how, mode):
