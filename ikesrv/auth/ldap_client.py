@@ -43,7 +43,7 @@ class LdapConnection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self._transport: asyncio.Transport | None = None
-        self._buffer = b""
+        self._buffer = bytearray()  # the start of an answer still arriving
         self._pending: dict[int, _Search | asyncio.Future] = {}
         self._message_id = 0
         self._lost: BaseException | None = None
@@ -179,22 +179,32 @@ class LdapConnection(asyncio.Protocol):
         return False  # close our side too
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer + data if self._buffer else data
+        # whole messages straight from ``data`` (the usual case: answers arrive whole);
+        # a partial one waits in a bytearray that grows in place, so an answer arriving
+        # in many small pieces costs its size, not its size squared
+        pending = self._buffer
+        if pending:
+            pending += data
+            data = pending
+        pos, end = 0, len(data)
         try:
             while True:
-                size = ldap_wire.message_size(buffer)
-                if size == 0 or len(buffer) < size:
+                size = ldap_wire.message_size(data[pos:pos + 6])  # tag and length only
+                if size == 0 or end - pos < size:
                     break
-                message = buffer[:size]
-                buffer = buffer[size:]
+                message = bytes(data[pos:pos + size])
+                pos += size
                 self._answer(*ldap_wire.decode_answer(message))
         except (ldap_wire.ProtocolError, OSError) as e:
-            self._buffer = b""
+            self._buffer = bytearray()
             self._fail(e)
             if self._transport is not None:
                 self._transport.abort()
             return
-        self._buffer = buffer
+        if pending:
+            del pending[:pos]
+        elif pos < end:
+            self._buffer = bytearray(data[pos:])
 
     def _answer(self, message_id: int, answer) -> None:
         if type(answer) is ldap_wire.Disconnection:

@@ -108,11 +108,12 @@ def run_logins(directory: ScriptedDirectory, names, timeout: float = 2.0,
     return asyncio.run(main())
 
 
-def test_answers_in_pieces_and_a_late_answer():
-    """Answers in 7-byte segments. The first login's answer comes after it timed out and
-    just before the answer to a second login on the same connection: the late one is
-    dropped, the second login gets its own."""
-    directory = ScriptedDirectory(lambda message_id, n: user_answer(message_id), chunk=7,
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_answers_in_pieces_and_a_late_answer(chunk):
+    """Answers in segments of 1 or 7 bytes. The first login's answer comes after it timed
+    out and just before the answer to a second login on the same connection: the late one
+    is dropped, the second login gets its own."""
+    directory = ScriptedDirectory(lambda message_id, n: user_answer(message_id), chunk=chunk,
                                   delay={1: 1.4})
     first, second = run_logins(directory, [["alice", "alice"]], timeout=1.0, stagger=0.5)
     assert not first.ok and "did not answer within 1s" in first.reason
