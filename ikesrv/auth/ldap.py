@@ -190,7 +190,7 @@ class LdapBackend:
                 cafile=str(cfg.ca_file) if cfg.ca_file else None)
         self._bind_password = cfg.bind_password.reveal() if cfg.bind_password else b""
         self._service = _Pool(cfg.pool_size, PIPELINE_DEPTH, self._open_service)
-        self._binds = _Pool(cfg.pool_size, 1, self._open_for_binds)
+        self._binds = _Pool(cfg.pool_size, 1, self._connect)  # bound per user, not at open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: asyncio.Runner | None = None
         self._reachable = True
@@ -417,9 +417,6 @@ class LdapBackend:
                                f"{_describe_code(answer.result_code, answer.diagnostic)}")
         self._observe("bind", started, True)
         return conn
-
-    async def _open_for_binds(self) -> LdapConnection:
-        return await self._connect()
 
     # ------------------------------------------------------------------ bookkeeping -
 

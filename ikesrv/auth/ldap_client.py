@@ -1,10 +1,10 @@
 """One LDAP connection on the event loop: the I/O edge of the LDAP users backend.
 
 Owns: connecting (plain, LDAPS, or StartTLS, RFC 4511 §4.14, with the server certificate
-verified by the given ``ssl.SSLContext``; TCP keepalive on), simple binds, and searches, several of them in
-flight at once on the one connection, told apart by message ID (RFC 4511 §4.1.1.1). The
-encoding and decoding are ``ldap_wire``'s; what to ask and what the answers mean is
-``ldap.py``'s.
+verified by the given ``ssl.SSLContext``; TCP keepalive on), simple binds, and searches,
+several of them in flight at once on the one connection, told apart by message ID (RFC
+4511 §4.1.1.1). The encoding and decoding are ``ldap_wire``'s; what to ask and what the
+answers mean is ``ldap.py``'s.
 
 Nothing here blocks: a login waits for its answer without holding a thread, so a busy
 directory costs the worker nothing but the bytes. A connection that the server closes,
@@ -64,8 +64,8 @@ class LdapConnection(asyncio.Protocol):
         await loop.create_connection(lambda: conn, host, port,
                                      ssl=tls if ldaps else None,
                                      server_hostname=server_hostname if ldaps else None)
-        _keep_alive(conn._transport.get_extra_info("socket"))
         try:
+            _keep_alive(conn._transport.get_extra_info("socket"))
             if tls is not None and not ldaps:
                 await conn._start_tls(tls, server_hostname)
         except BaseException:
