@@ -54,6 +54,11 @@ class RateLimitedLog:
             self.suppressed += 1
 
 
+def _back_off(conn) -> tuple[float, ...]:
+    return tuple(conn.retransmit_timeout * conn.retransmit_base ** i
+                 for i in range(conn.retransmit_tries + 1))
+
+
 class Core:
     """One worker's IKE state machine. Every input returns nothing; read actions()."""
 
@@ -315,11 +320,16 @@ class Core:
             self.emit(ev.PoolUsage(pool.name, pool.used, pool.free))
         sa.vip, sa.vip_pool = None, None
 
-    def retransmit_timing(self, sa) -> list[float]:
+    def retransmit_timing(self, sa) -> tuple[float, ...]:
         """Seconds to wait after each send of one request (RFC 7296 §2.4 back-off)."""
-        conn = sa.connection if sa.connection is not None else self.connections.defaults
-        return [conn.retransmit_timeout * conn.retransmit_base ** i
-                for i in range(conn.retransmit_tries + 1)]
+        conn = sa.connection
+        if conn is None:
+            return _back_off(self.connections.defaults)
+        # asked at every request and Quick Mode: once per connection (a reload makes new ones)
+        timing = conn.__dict__.get("_retransmit_timing")
+        if timing is None:
+            timing = conn.__dict__["_retransmit_timing"] = _back_off(conn)
+        return timing
 
     def _admit(self, data: bytes, remote, now: float) -> bool:
         """Before any decoding (ikesrv.admission): too large is dropped unread; what

@@ -387,6 +387,7 @@ def _text_key(data: bytes) -> str:
 
 # IdType by value: a dict lookup, where IdType(value) costs a call through EnumType
 _ID_TYPES = {int(t): t for t in IdType}
+_V1_ID_TYPES = {int(t): t for t in V1IdType}
 
 
 @dataclass(frozen=True, eq=False)
@@ -522,10 +523,9 @@ class Identity:
 
         Subnet and range types identify traffic, not peers: they are refused here.
         """
-        try:
-            v1 = V1IdType(id_type)
-        except ValueError:
-            raise AuthenticationFailed(f"unsupported IKEv1 ID type {id_type}") from None
+        v1 = _V1_ID_TYPES.get(id_type)
+        if v1 is None:
+            raise AuthenticationFailed(f"unsupported IKEv1 ID type {id_type}")
         v2 = _V1_TO_V2.get(v1)
         if v2 is None:
             raise AuthenticationFailed(f"IKEv1 ID type {v1.name} is not a peer identity")

@@ -14,6 +14,7 @@ Must not import asyncio, socket or the clock.
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from ..constants import V1Doi, V1ExchangeType, V1HeaderFlag, V1PayloadType, V1ProtocolId
@@ -102,6 +103,7 @@ def encode_attributes(attributes: list[tuple[int, int | bytes]]) -> bytes:
     return bytes(out)
 
 
+@functools.lru_cache(maxsize=64)  # the configured lifetimes: the same few every time
 def lifetime_attributes(type_attr: int, duration_attr: int, seconds: int) -> bytes:
     """RESPONDER-LIFETIME notification data: Life Type seconds and the duration, as a
     TV attribute when it fits 16 bits, else a 4-octet TLV (RFC 2407 §4.6.3.1, §4.5)."""

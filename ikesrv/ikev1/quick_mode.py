@@ -251,13 +251,21 @@ def _id_payload(spec) -> w.IdPayload:
     return w.IdPayload(id_type=id_type, protocol_id=protocol, port=port, data=data)
 
 
+_suite_names: dict[tuple, str] = {}
+
+
 def _suite(selection) -> str:
-    parts = [T.token_name(TransformType.ENCR, selection.encr, selection.encr_key_len)]
-    if selection.integ:
-        parts.append(T.token_name(TransformType.INTEG, selection.integ))
-    if selection.dh:
-        parts.append(T.token_name(TransformType.DH, selection.dh))
-    return "-".join(parts)
+    # per Quick Mode, from the few suites our proposals accept: named once each
+    key = (selection.encr, selection.encr_key_len, selection.integ, selection.dh)
+    name = _suite_names.get(key)
+    if name is None:
+        parts = [T.token_name(TransformType.ENCR, selection.encr, selection.encr_key_len)]
+        if selection.integ:
+            parts.append(T.token_name(TransformType.INTEG, selection.integ))
+        if selection.dh:
+            parts.append(T.token_name(TransformType.DH, selection.dh))
+        name = _suite_names[key] = "-".join(parts)
+    return name
 
 
 def _text(specs) -> str:

@@ -329,6 +329,8 @@ def matching_families(ts_i: Sequence[Spec],
     address, its TSi narrows to IPv4 while TSr would still carry ::/0, which no kernel
     policy can pair with anything: leave it out of the answer.
     """
+    if len(ts_i) == 1 and len(ts_r) == 1 and type(ts_i[0].start) is type(ts_r[0].start):
+        return list(ts_i), list(ts_r)  # one selector each, one family: the usual answer
     both = {s.start.version for s in ts_i} & {s.start.version for s in ts_r}
     return ([s for s in ts_i if s.start.version in both],
             [s for s in ts_r if s.start.version in both])
