@@ -21,6 +21,7 @@ EXTENSIONS = {
     "md4": [],
     "des": ["crypto"],
     "cbc": ["crypto"],
+    "isakmp": ["crypto"],
 }
 
 extensions = [

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 
+from .._fast import isakmp as _isakmp
 from ..errors import MalformedMessage
 from .sk import cbc_cipher
 from .transforms import ENCR, V1_HASH_NAMES
@@ -76,6 +77,16 @@ class Ikev1Cipher:
         cipher = self._chain.encrypt(self.iv(message_id), plain + bytes(pad) + bytes((pad,)))
         self._ivs[message_id] = cipher[-bs:]
         return cipher
+
+    def seal(self, spi_i: bytes, spi_r: bytes, first: int, exchange: int, message_id: int,
+             head: bytes, body: bytes) -> bytes:
+        """The whole message to send: ISAKMP header with the Encryption flag, then ``head |
+        body`` padded and encrypted as ``encrypt`` does (in one pass, ikesrv._fast.isakmp);
+        the IV of ``message_id`` moves on."""
+        out = _isakmp.seal(self._chain, self.iv(message_id), spi_i, spi_r, first, exchange,
+                           message_id, head, body)
+        self._ivs[message_id] = out[-self.block_size:]
+        return out
 
     def decrypt(self, cipher: bytes, message_id: int = 0, *, advance: bool = True) -> bytes:
         """Decrypt the bytes after the header (padding kept). MalformedMessage when their

@@ -22,16 +22,19 @@ bodies without the generic payload header; ``payloads`` arguments are the messag
 payloads after the HASH payload, generic headers included, as on the wire. Message IDs
 are ints (hashed as 4 octets, network order) or the header's 4 octets.
 
-Imports ikesrv.crypto.prf and ikesrv._fast.prf.
+Imports ikesrv.crypto.prf and ikesrv._fast.prf, .isakmp.
 """
 
 from __future__ import annotations
 
+from ikesrv._fast import isakmp as _isakmp
 from ikesrv._fast import prf as _fast
 from ikesrv.crypto.prf import hash_alg as _hash_alg
 
 __all__ = [
     "expand_key",
+    "hash1_matches",
+    "hash3_matches",
     "hash_i",
     "hash_r",
     "informational_hash",
@@ -199,6 +202,27 @@ def informational_hash(
     The same form protects Transaction exchanges (Mode Config, XAuth).
     """
     return _fast.mac_concat(_hash_alg(hash_alg), skeyid_a, (_mid(message_id), payloads))
+
+
+def hash1_matches(
+    hash_alg: str | int, skeyid_a: bytes, message_id: int, plaintext: bytes, first_type: int
+) -> bool:
+    """Whether a decrypted message begins with HASH(1) = prf(SKEYID_a, M-ID | the payloads
+    after it), the form of Quick Mode's first message, Informational and Transaction
+    exchanges (RFC 2409 §5.5, §5.7). Constant-time comparison; MalformedMessage when the
+    message does not begin with a HASH or its payloads do not fit."""
+    return _isakmp.hash_matches(_hash_alg(hash_alg), skeyid_a, plaintext, first_type,
+                                _mid(message_id), True)
+
+
+def hash3_matches(
+    hash_alg: str | int, skeyid_a: bytes, message_id: int, ni_b: bytes, nr_b: bytes,
+    plaintext: bytes, first_type: int,
+) -> bool:
+    """Whether a decrypted QM3 begins with HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)
+    (RFC 2409 §5.5); as hash1_matches otherwise."""
+    return _isakmp.hash_matches(_hash_alg(hash_alg), skeyid_a, plaintext, first_type,
+                                _ZERO + _mid(message_id) + ni_b + nr_b, False)
 
 
 def quick_mode_keymat(

@@ -44,21 +44,24 @@ def payload_type(p) -> int:
 class V1Payloads:
     """Read access to a message's payloads by type (built once per message)."""
 
-    __slots__ = ("_by_type", "_notifies", "items")
+    __slots__ = ("_by_type", "_notifies", "items", "shape")
 
     def __init__(self, items: list):
         self.items = items
         by_type: dict[int, list] = {}
         notifies: dict[int, list] = {}
         aliases, notify = _ALIASES, P.N
+        shape = []
         for p in items:
             t = p.payload_type
             t = aliases.get(t, t)  # payload_type(p), inlined: every payload of every message
+            shape.append(t)
             by_type.setdefault(t, []).append(p)
             if t == notify:
                 notifies.setdefault(p.type, []).append(p)
         self._by_type = by_type
         self._notifies = notifies
+        self.shape = tuple(shape)  # the payload types in order (what a transition checks)
 
     def counts(self) -> dict[int, int]:
         """How many payloads of each type (what a transition row checks)."""
@@ -120,7 +123,7 @@ def plain(spi_i: bytes, spi_r: bytes, exchange: int, message_id: int, payloads: 
 def seal(sa: IsakmpSa, exchange: int, message_id: int, payloads: list) -> bytes:
     """An encrypted message of ``sa`` carrying ``payloads`` (the IV of ``message_id`` moves)."""
     first, body = w.encode_payloads(payloads)
-    return _encrypted(sa, exchange, message_id, first, body)
+    return sa.cipher.seal(sa.spi_i, sa.spi_r, first, exchange, message_id, b"", body)
 
 
 def seal_hashed(sa: IsakmpSa, exchange: int, message_id: int, payloads: list,
@@ -129,11 +132,13 @@ def seal_hashed(sa: IsakmpSa, exchange: int, message_id: int, payloads: list,
     ``hash_of(rest)`` gets the other payloads as on the wire (RFC 2409 §5.5, §5.7)."""
     first, rest = w.encode_payloads(payloads) if payloads else (0, b"")
     digest = hash_of(rest)
-    head = bytes((first, 0)) + (4 + len(digest)).to_bytes(2, "big") + digest
-    return _encrypted(sa, exchange, message_id, P.HASH, head + rest)
+    head = bytes((first, 0, 0, 4 + len(digest))) + digest  # generic header: digests < 252
+    return sa.cipher.seal(sa.spi_i, sa.spi_r, P.HASH, exchange, message_id, head, rest)
 
 
-def _encrypted(sa: IsakmpSa, exchange: int, message_id: int, first: int, body: bytes) -> bytes:
+def seal_reference(sa: IsakmpSa, exchange: int, message_id: int, first: int,
+                   body: bytes) -> bytes:
+    """What ``Ikev1Cipher.seal`` builds in one pass, step by step (the tests compare)."""
     cipher = sa.cipher.encrypt(body, message_id)
     header = w.encode_header(sa.spi_i, sa.spi_r, first, exchange, V1HeaderFlag.ENCRYPTION,
                              message_id, 28 + len(cipher))
@@ -185,6 +190,23 @@ def split_hash(plaintext: bytes, first_type: int) -> tuple[bytes, bytes]:
         raise MalformedMessage(f"HASH payload length {hlen} does not fit", 30)
     rest_len = chain_length(plaintext, plaintext[0], hlen)
     return plaintext[4:hlen], plaintext[hlen:hlen + rest_len]
+
+
+def verify_hash1(sa: IsakmpSa, plaintext: bytes, first_type: int, message_id: int,
+                 what: str) -> None:
+    """The HASH(1) leading a decrypted message (Quick Mode's first, Informational,
+    Transaction: prf(SKEYID_a, M-ID | rest), RFC 2409 §5.5, §5.7); IntegrityCheckFailed."""
+    if not ikev1_keys.hash1_matches(sa.hash_alg, sa.skeyid_a, message_id, plaintext,
+                                    first_type):
+        raise IntegrityCheckFailed(f"{what}: HASH does not verify")
+
+
+def verify_hash3(sa: IsakmpSa, plaintext: bytes, first_type: int, message_id: int,
+                 ni_b: bytes, nr_b: bytes, what: str) -> None:
+    """QM3's HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b) (RFC 2409 §5.5)."""
+    if not ikev1_keys.hash3_matches(sa.hash_alg, sa.skeyid_a, message_id, ni_b, nr_b,
+                                    plaintext, first_type):
+        raise IntegrityCheckFailed(f"{what}: HASH does not verify")
 
 
 def check_hash(received: bytes, expected: bytes, what: str) -> None:

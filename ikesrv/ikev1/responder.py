@@ -29,7 +29,6 @@ from ..admission import REASSEMBLY_BUDGET
 from ..constants import V1ExchangeType as X
 from ..constants import V1NotifyType, enum_name
 from ..constants import V1PayloadType as P
-from ..crypto import ikev1_keys
 from ..errors import (
     AuthenticationFailed,
     IkeError,
@@ -180,16 +179,13 @@ class Ikev1Responder:
                 else:
                     plaintext, payloads = b"", msg.payloads
                 view = V1Payloads(payloads)
-                row.check(view.counts())
-                if row.hashed:
-                    got, rest = messages.split_hash(plaintext, msg.next_payload)
-                    if row is tr.QM3:
-                        qm = sa.quick_modes[mid].child
-                        expected = ikev1_keys.quick_mode_hash3(sa.hash_alg, sa.skeyid_a, mid,
-                                                               qm.nonce_i, qm.nonce_r)
-                    else:
-                        expected = messages.informational_hash(sa, mid)(rest)
-                    messages.check_hash(got, expected, row.story)
+                row.check_view(view)
+                if row is tr.QM3:
+                    qm = sa.quick_modes[mid].child
+                    messages.verify_hash3(sa, plaintext, msg.next_payload, mid, qm.nonce_i,
+                                          qm.nonce_r, row.story)
+                elif row.hashed:
+                    messages.verify_hash1(sa, plaintext, msg.next_payload, mid, row.story)
             except MalformedMessage as e:
                 if row is tr.MM5 or (row is tr.AM3 and msg.is_encrypted):
                     # garbage after decryption: the keys differ, i.e. the pre-shared key
@@ -283,7 +279,7 @@ class Ikev1Responder:
         row = tr.PHASE1[(msg.exchange, None)]
         try:
             view = V1Payloads(msg.payloads)
-            row.check(view.counts())
+            row.check_view(view)
             sa, reply = HANDLERS[row.handler](self, msg, view, data, local, remote, now)
         except IkeError as e:
             ctx.invalid(e, remote, row.story)

@@ -47,6 +47,10 @@ from .isakmp_sa import V1State as S
 REPEATABLE = frozenset({P.VID, P.CERT, P.CR, P.N, P.D, P.NAT_D, P.NAT_OA, P.ID})
 
 
+_FITTING: set[tuple] = set()
+FITTING_MAX = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     story: str  # for logs
@@ -61,6 +65,17 @@ class Transition:
     # begins with a HASH the driver checks before the handler runs: HASH(1) =
     # prf(SKEYID_a, M-ID | rest) (RFC 2409 §5.5, §5.7), or HASH(3) for QM3
     hashed: bool = False
+
+    def check_view(self, view) -> None:
+        """``check`` for a message's V1Payloads, remembering the payload type sequences
+        that passed (clients send the same few in every message: a set lookup instead of
+        counting). Shapes come from peers: at most FITTING_MAX are remembered."""
+        key = (self.story, view.shape)
+        if key in _FITTING:
+            return
+        self.check(view.counts())
+        if len(_FITTING) < FITTING_MAX:
+            _FITTING.add(key)
 
     def check(self, types_seen: dict[int, int]) -> None:
         """Required payloads present, nothing foreign (RFC 2408 §5.1), no repeats of a

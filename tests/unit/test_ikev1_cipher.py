@@ -276,3 +276,30 @@ def test_wireshark_decrypts_main_and_quick_mode(tmp_path, proposal, encr, key_le
             for row in rows for v in row["isakmp.vid_bytes"]]
     assert seen == ["ikesrv MM5", "ikesrv MM6", "ikesrv QM1", "ikesrv INFO1", "ikesrv QM2",
                     "ikesrv QM3"]
+
+
+@pytest.mark.parametrize("encr,key_len,v1_hash,hash_name,bs", SUITES, ids=IDS)
+def test_seal_is_header_then_the_model_encryption(encr, key_len, v1_hash, hash_name, bs):
+    """Ikev1Cipher.seal (one pass in ikesrv._fast.isakmp) builds what the RFC describes:
+    the 28-octet header with the Encryption flag and the whole length, then head | body
+    padded and CBC-encrypted under the exchange's IV, whose chain then moves on."""
+    sealer, opener, model, rnd = make(encr, key_len, v1_hash, hash_name, bs, seed=7)
+    spi_i, spi_r = rnd.randbytes(8), rnd.randbytes(8)
+    for mid, head_len, body_len in [(0, 0, 1), (0x01020304, 36, 0), (0xFFFFFFFF, 36, 57),
+                                    (0x01020304, 0, 200), (7, 20, 11)]:
+        head, body = rnd.randbytes(head_len), rnd.randbytes(body_len)
+        out = sealer.seal(spi_i, spi_r, 8, V1ExchangeType.QUICK_MODE, mid, head, body)
+        ct = model.encrypt(padded(head + body, bs), mid)
+        header = spi_i + spi_r + struct.pack("!BBBBII", 8, 0x10, V1ExchangeType.QUICK_MODE,
+                                             V1HeaderFlag.ENCRYPTION, mid, 28 + len(ct))
+        assert out == header + ct
+        assert sealer.iv(mid) == model.iv(mid) == ct[-bs:]
+        assert opener.decrypt(out[28:], mid) == padded(head + body, bs)
+        msg = ikev1.decode_message(out)
+        assert (msg.message_id, msg.is_encrypted, msg.next_payload) == (mid, True, 8)
+
+
+def test_seal_refuses_what_is_not_an_isakmp_message():
+    cipher, *_ = make(*SUITES[0])
+    with pytest.raises(ValueError, match="8 octets"):
+        cipher.seal(bytes(7), bytes(8), 8, V1ExchangeType.QUICK_MODE, 1, b"", b"x")
