@@ -176,6 +176,9 @@ class IsakmpSa:
     last_heard: float = 0.0
     established_at: float | None = None
     half_open_expire: float | None = None
+    # (CKY-I, address of its first message): its entry among the half-open SAs, kept
+    # because a client behind a NAT moves to port 4500 in phase 1 (RFC 3947 §4)
+    half_open_key: tuple | None = None
     expire_at: float | None = None
     delete_at: float | None = None  # REKEYED or failed: when to drop the state
     dpd_at: float | None = None

@@ -450,7 +450,8 @@ class Ikev1Responder:
 
     def _register(self, sa: IsakmpSa, now: float) -> None:
         self.sas[sa.spi_r] = sa
-        self.half_open[(sa.spi_i, sa.remote)] = sa
+        sa.half_open_key = (sa.spi_i, sa.remote)
+        self.half_open[sa.half_open_key] = sa
         self.half_open_per_ip[sa.remote[0]] += 1
         sa.half_open_expire = now + self.ctx.half_open_timeout
         self.ctx.emit(ev.IkeSaStateChanged(1, None, ev.HALF_OPEN))
@@ -465,14 +466,16 @@ class Ikev1Responder:
             self.ctx.emit(ev.IkeSaStateChanged(1, old, new))
 
     def _leave_half_open(self, sa: IsakmpSa) -> None:
-        for key, value in list(self.half_open.items()):
-            if value is sa:
+        # by the key it was entered with (not a scan of all half-open SAs per SA)
+        key, sa.half_open_key = sa.half_open_key, None
+        if key is not None:
+            if self.half_open.get(key) is sa:
                 del self.half_open[key]
-                ip = key[1][0]
-                if self.half_open_per_ip[ip] <= 1:
-                    self.half_open_per_ip.pop(ip, None)
-                else:
-                    self.half_open_per_ip[ip] -= 1
+            ip = key[1][0]
+            if self.half_open_per_ip[ip] <= 1:
+                self.half_open_per_ip.pop(ip, None)
+            else:
+                self.half_open_per_ip[ip] -= 1
         sa.half_open_expire = None
         sa.first_request, sa.first_response = b"", []
 

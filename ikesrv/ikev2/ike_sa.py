@@ -108,6 +108,9 @@ class IkeSa:
     cipher_out: Any = None
     nonce_i: bytes = field(default=b"", repr=False)
     nonce_r: bytes = field(default=b"", repr=False)
+    # (SPIi, address of its IKE_SA_INIT): its entry among the responder's half-open SAs,
+    # kept here because a client behind a NAT moves to port 4500 before it is established
+    half_open_key: tuple | None = None
     init_request: bytes = field(default=b"", repr=False)  # RealMessage1 for AUTH (§2.15)
     init_response: bytes = field(default=b"", repr=False)  # RealMessage2
     # connection choice: candidates after IKE_SA_INIT, the chosen one after IKE_AUTH

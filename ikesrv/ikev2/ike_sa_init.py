@@ -169,7 +169,8 @@ def handle_request(resp, msg, data: bytes, local, remote, now: float) -> None:
     sa.last_heard = now
     sa.half_open_expire = now + ctx.half_open_timeout
     resp.add(sa)
-    resp.half_open[(msg.spi_i, remote)] = sa
+    sa.half_open_key = (msg.spi_i, remote)
+    resp.half_open[sa.half_open_key] = sa
     resp.half_open_per_ip[remote[0]] += 1
     ctx.emit(ev.IkeSaStateChanged(2, None, ev.HALF_OPEN))
     resp.send_unprotected(response, local, remote, "IKE_SA_INIT")

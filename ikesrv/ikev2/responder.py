@@ -308,13 +308,16 @@ class Ikev2Responder:
             self.ctx.emit(ev.IkeSaStateChanged(2, old, new))
 
     def _leave_half_open(self, sa: IkeSa) -> None:
-        if self.half_open.get((sa.spi_i, sa.remote)) is sa:
-            del self.half_open[(sa.spi_i, sa.remote)]
-        ip = sa.remote[0]
-        if self.half_open_per_ip[ip] <= 1:
-            self.half_open_per_ip.pop(ip, None)
-        else:
-            self.half_open_per_ip[ip] -= 1
+        # by the key it was entered with: sa.remote may have moved since (§2.23, NAT-T)
+        key, sa.half_open_key = sa.half_open_key, None
+        if key is not None:
+            if self.half_open.get(key) is sa:
+                del self.half_open[key]
+            ip = key[1][0]
+            if self.half_open_per_ip[ip] <= 1:
+                self.half_open_per_ip.pop(ip, None)
+            else:
+                self.half_open_per_ip[ip] -= 1
         sa.half_open_expire = None
 
     def index_identity(self, sa: IkeSa) -> None:

@@ -218,6 +218,8 @@ def test_client_behind_nat(pair, natt, natd_type, mode):
     mm4 = w.decode_message(pair.sent_to[(c.local[0], 500)][1])
     assert [p.payload_type for p in mm4.payloads[2:]] == [natd_type, natd_type]
     assert pair.core.status()[0]["nat"] is True
+    # half-open under the address of its MM1, established after moving to port 4500
+    assert pair.core.v1.half_open == {} and pair.core.half_open_counts(c.local[0]) == (0, 0)
 
 
 def test_no_nat(pair):

@@ -153,3 +153,21 @@ def test_peer_giving_up_during_ike_auth_ends_the_half_open_sa_at_once(tmp_path):
     pair.core.datagram_received(abort[0], (SERVER[0], c.remote[1]), c.local, pair.now)
     assert len(sends(pair)) == 1  # answered
     assert pair.core.v2.sas == {} and pair.gauge("half_open") == 0
+
+
+def test_a_client_floating_to_the_natt_port_leaves_no_half_open_sa_behind(tmp_path):
+    """RFC 7296 §2.23: behind a NAT the client moves to port 4500 for IKE_AUTH. Its SA
+    was half-open under the address of its IKE_SA_INIT: established, it is no longer
+    counted as half-open (cookie threshold, half_open_limit), nor once deleted."""
+    pair = Pair(make_config(tmp_path))
+    clients = []
+    for i in range(3):
+        c = pair.client(local_id=f"client{i}@example.test", address=(f"198.51.100.{20 + i}", 500))
+        c.remote = ("203.0.113.99", 500)  # we are behind a NAT: the client floats
+        pair.connect(c)
+        assert c.state == "established" and c.local[1] == 4500
+        clients.append(c)
+    assert pair.core.half_open_counts("198.51.100.20") == (0, 0)
+    assert pair.core.v2.half_open == {} and pair.gauge("half_open") == 0
+    pair.deliver(clients[0], clients[0].delete(pair.now))
+    assert pair.core.half_open_counts(None) == (0, 0) and len(pair.core.v2.sas) == 2
