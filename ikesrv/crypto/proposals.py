@@ -314,6 +314,7 @@ def _check_context(tok: T.Token, protocol: int, version: int, where: str) -> Non
 
 
 _SELECTED_NAMES: dict[tuple, str] = {}
+_WIRE_TRANSFORMS: dict[tuple, list] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,16 +385,22 @@ class SelectedProposal:
 
     def to_wire(self, spi: bytes = b"") -> ikev2.Proposal:
         """Our answer's Proposal: the peer's number, our ``spi``, one transform per type."""
-        key_len = self.encr_key_len if T.ENCR[self.encr].key_attr else None
-        ts = [ikev2.Transform(type=ENCR, id=self.encr, key_length=key_len)]
-        if self.prf is not None:
-            ts.append(ikev2.Transform(type=PRF, id=self.prf))
-        if self.integ is not None:
-            ts.append(ikev2.Transform(type=INTEG, id=self.integ))
-        if self.dh is not None:
-            ts.append(ikev2.Transform(type=DH, id=self.dh))
-        if self.esn is not None:
-            ts.append(ikev2.Transform(type=ESN, id=self.esn))
+        key = (self.encr, self.encr_key_len, self.prf, self.integ, self.dh, self.esn)
+        ts = _WIRE_TRANSFORMS.get(key)
+        if ts is None:
+            key_len = self.encr_key_len if T.ENCR[self.encr].key_attr else None
+            ts = [ikev2.Transform(type=ENCR, id=self.encr, key_length=key_len)]
+            if self.prf is not None:
+                ts.append(ikev2.Transform(type=PRF, id=self.prf))
+            if self.integ is not None:
+                ts.append(ikev2.Transform(type=INTEG, id=self.integ))
+            if self.dh is not None:
+                ts.append(ikev2.Transform(type=DH, id=self.dh))
+            if self.esn is not None:
+                ts.append(ikev2.Transform(type=ESN, id=self.esn))
+            # the same list for every answer with this suite: encoders only read it; the
+            # keys are combinations of our configured algorithms (bounded, as the names)
+            _WIRE_TRANSFORMS[key] = ts
         return ikev2.Proposal(number=self.number, protocol=self.protocol, spi=spi, transforms=ts)
 
 

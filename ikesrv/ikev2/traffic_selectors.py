@@ -448,15 +448,15 @@ def from_wire_list(selectors: Iterable[Any]) -> list[Spec]:
 
 def to_wire(spec: Spec) -> TrafficSelector:
     """A spec as the codec's TrafficSelector (RFC 7296 §3.13.1)."""
-    ts_type = TsType.TS_IPV4_ADDR_RANGE if spec.start.version == 4 else TsType.TS_IPV6_ADDR_RANGE
-    return TrafficSelector(
-        ts_type=ts_type,
-        ip_protocol=spec.ip_protocol,
-        start_port=spec.start_port,
-        end_port=spec.end_port,
-        start_addr=spec.start.packed,
-        end_addr=spec.end.packed,
-    )
+    start, end = spec.start, spec.end
+    # the addresses' integers packed here: ``.packed`` is a property and a function call
+    # each, for two selectors of every CHILD SA
+    if type(start) is ipaddress.IPv4Address:
+        ts_type, length = TsType.TS_IPV4_ADDR_RANGE, 4
+    else:
+        ts_type, length = TsType.TS_IPV6_ADDR_RANGE, 16
+    return TrafficSelector(ts_type, spec.ip_protocol, spec.start_port, spec.end_port,
+                           int(start).to_bytes(length, "big"), int(end).to_bytes(length, "big"))
 
 
 def to_wire_list(specs: Iterable[Spec]) -> list[TrafficSelector]:

@@ -46,9 +46,14 @@ apt_install() {  # [--no-install-recommends] pkgs...
 
 case "${1:-}" in
 build)
-    # a Python that is not Debian's (pyenv, ...) brings its own venv and headers
+    # the interpreter make builds with ($PYTHON); one that is not Debian's (pyenv, ...)
+    # brings its own venv and headers
     need=""
-    if [ "$(command -v python3)" = /usr/bin/python3 ]; then need=$(missing $BUILD); else need=$(missing gcc libssl-dev); fi
+    py=$(command -v "${PYTHON:-python3}" || true)
+    case "$(readlink -f "${py:-/nonexistent}")" in
+    /usr/bin/python3*) need=$(missing $BUILD) ;;
+    *) need=$(missing gcc libssl-dev) ;;
+    esac
     if [ -n "$need" ]; then echo "installing build packages:$need"; apt_install $need; fi
     ;;
 peers)
