@@ -100,3 +100,48 @@ def test_suite_labels_name_the_configured_proposal(tmp_path):
                                "life_seconds": life})
         assert phase1.suite_label(v1, sel) == "aes128-sha256-x25519"
     assert len(v1.__dict__["_v1_suite_labels"]) == phase1.SUITE_LABELS_KEPT
+
+
+def test_payload_shapes_that_passed_are_remembered_those_that_failed_never(monkeypatch):
+    """IKEv2 payload rules and IKEv1 transition rows remember the payload type sequences
+    that passed; a sequence that failed is checked (and refused) every time, and the
+    memo stops growing at its bound."""
+    import pytest
+
+    from ikesrv.constants import ExchangeType, PayloadType, V1PayloadType
+    from ikesrv.errors import UnexpectedPayload
+    from ikesrv.ikev1 import transitions as tr
+    from ikesrv.ikev1.messages import V1Payloads
+    from ikesrv.ikev2 import payload_rules
+
+    class P:
+        def __init__(self, payload_type):
+            self.payload_type = payload_type
+
+    monkeypatch.setattr(payload_rules, "_FITTING", set())
+    monkeypatch.setattr(payload_rules, "FITTING_MAX", 3)
+    good = [P(PayloadType.SA), P(PayloadType.KE), P(PayloadType.NONCE)]
+    bad = [P(PayloadType.SA), P(PayloadType.NONCE)]  # no KE
+    for _ in range(2):
+        payload_rules.check(ExchangeType.IKE_SA_INIT, False, good)
+        with pytest.raises(UnexpectedPayload, match="lacks a KE"):
+            payload_rules.check(ExchangeType.IKE_SA_INIT, False, bad)
+    assert payload_rules._FITTING == {(ExchangeType.IKE_SA_INIT, False, *[
+        p.payload_type for p in good])}
+    for n in range(1, 6):  # more vendor IDs each time: new shapes, then no more room
+        payload_rules.check(ExchangeType.IKE_SA_INIT, False,
+                            good + [P(PayloadType.VENDOR_ID)] * n)
+    assert len(payload_rules._FITTING) == 3
+
+    monkeypatch.setattr(tr, "_FITTING", set())
+    monkeypatch.setattr(tr, "FITTING_MAX", 2)
+    qm1 = V1Payloads([P(V1PayloadType.HASH), P(V1PayloadType.SA), P(V1PayloadType.NONCE)])
+    no_nonce = V1Payloads([P(V1PayloadType.HASH), P(V1PayloadType.SA)])
+    for _ in range(2):
+        tr.QM1.check_view(qm1)
+        with pytest.raises(UnexpectedPayload, match="NONCE payload missing"):
+            tr.QM1.check_view(no_nonce)
+        # the same shape is another row's question: QM3 allows only the HASH
+        with pytest.raises(UnexpectedPayload, match="not allowed"):
+            tr.QM3.check_view(qm1)
+    assert tr._FITTING == {(tr.QM1.story, qm1.shape)}
