@@ -384,7 +384,8 @@ class Ikev1Responder:
     # ------------------------------------------------------------------ timers ------
 
     def reschedule(self, sa: IsakmpSa) -> None:
-        self.ctx.timers.set(sa, sa.next_deadline())
+        # a destroyed SA never comes back into the timers (they would keep it alive)
+        self.ctx.timers.set(sa, sa.next_deadline() if sa.state is not V1State.DEAD else None)
 
     def on_timer(self, sa: IsakmpSa, now: float) -> None:
         if sa.state is V1State.DEAD:

@@ -260,7 +260,10 @@ class Ikev2Responder:
     # ------------------------------------------------------------------ timers ------
 
     def reschedule(self, sa: IkeSa) -> None:
-        self.ctx.timers.set(sa, sa.next_deadline())
+        # an SA that ended while its message was handled (a Delete, a failed IKE_AUTH)
+        # must not come back into the timers: they would keep it, keys and all, until
+        # its next deadline, hours away without DPD
+        self.ctx.timers.set(sa, sa.next_deadline() if sa.state is not IkeSaState.DEAD else None)
 
     def on_timer(self, sa: IkeSa, now: float) -> None:
         if sa.state is IkeSaState.DEAD:
