@@ -91,15 +91,45 @@ def v2_kinds(pair):
         pair.core.actions()  # its IKE_SA_INIT answer is lost; no IKE_AUTH comes
         pair.advance(120)
 
+    def refused_by_kernel(i):
+        c = pair.client(local_id=f"nokernel{i}@example.test",
+                        address=(f"198.51.100.{160 + i}", 500))
+        pair.kernel_ok = False  # the first CHILD SA is not installed; the IKE SA stands
+        pair.connect(c)
+        pair.kernel_ok = True
+        assert c.state == "established" and c.child is None
+        pair.deliver(c, c.delete(pair.now))
+
     return {"plain": plain, "natted": natted, "rekeying": rekeying, "vanishing": vanishing,
-            "half_open": half_open}
+            "half_open": half_open, "refused_by_kernel": refused_by_kernel}
 
 
-@pytest.mark.parametrize("kind", ["plain", "natted", "rekeying", "vanishing", "half_open"])
+V2_KINDS = ["plain", "natted", "rekeying", "vanishing", "half_open", "refused_by_kernel"]
+
+
+@pytest.mark.parametrize("kind", V2_KINDS)
 def test_ikev2_client_leaves_nothing_behind(tmp_path, kind):
     pair = Pair(make_config(tmp_path))
     for i in range(3):
         v2_kinds(pair)[kind](i)
+    assert leftovers(pair.core) == {}
+
+
+def test_ikev2_sas_we_rekey_leave_nothing_behind(tmp_path):
+    """Without DPD (the deadline that would have cleaned up soonest), ikesrv rekeying the
+    CHILD SA and the IKE SA itself, then the client deleting."""
+    from .ikev2_pair import BASE_CONFIG
+    text = BASE_CONFIG.replace('dpd_delay = "30s"\n', "") + """rekey = true
+ike_lifetime = "1000s"
+child_lifetime = "100s"
+"""
+    pair = Pair(make_config(tmp_path, text))
+    for i in range(3):
+        c = pair.client(local_id=f"rk{i}@example.test", address=(f"198.51.100.{190 + i}", 500))
+        pair.connect(c)
+        pair.advance(960, c)  # CHILD SA rekeyed (several times), then the IKE SA
+        assert c.ike_rekeys_answered == 1 and len(pair.core.v2.sas) == 1
+        pair.deliver(c, c.delete(pair.now))
     assert leftovers(pair.core) == {}
 
 
@@ -156,11 +186,34 @@ def v1_kinds(pair):
         pair.core.actions()  # MM2 lost, nothing more from the client
         pair.advance(120)
 
+    def xauth_refused(i):
+        c = pair.client(local_id="group1@example.test", psk=GROUP_PSK, xauth_user="alice",
+                        xauth_password=b"wrong", want_vip=True, aggressive=True,
+                        ts_local=[spec("0.0.0.0/0")], ts_remote=[spec("192.0.2.0/25")],
+                        address=(f"203.0.113.{160 + i}", 500))
+        pair.connect(c)  # three tries, then the ISAKMP SA is deleted
+        assert c.state != "established"
+
+    def aggressive_half_open(i):
+        c = pair.client(local_id="group1@example.test", psk=GROUP_PSK, xauth_user="alice",
+                        xauth_password=b"alice-Secret-1", want_vip=True, aggressive=True,
+                        ts_local=[spec("0.0.0.0/0")], ts_remote=[spec("192.0.2.0/25")],
+                        address=(f"203.0.113.{190 + i}", 500))
+        pair.core.datagram_received(c.start(pair.now)[0], ("192.0.2.1", 500), c.local,
+                                    pair.now)
+        pair.core.actions()  # AM2 lost: we retransmit it, then give up
+        pair.advance(120)
+
     return {"main_mode": main_mode, "natted": natted, "xauth": xauth, "vanishing": vanishing,
-            "half_open": half_open}
+            "half_open": half_open, "xauth_refused": xauth_refused,
+            "aggressive_half_open": aggressive_half_open}
 
 
-@pytest.mark.parametrize("kind", ["main_mode", "natted", "xauth", "vanishing", "half_open"])
+V1_KINDS = ["main_mode", "natted", "xauth", "vanishing", "half_open", "xauth_refused",
+            "aggressive_half_open"]
+
+
+@pytest.mark.parametrize("kind", V1_KINDS)
 def test_ikev1_client_leaves_nothing_behind(tmp_path, kind):
     pair = Pair1(make_v1_config(tmp_path, MAIN_PSK, XAUTH_PSK))
     for i in range(3):
@@ -174,4 +227,46 @@ def test_ikev1_mixed_clients_leave_nothing_behind(tmp_path):
     for i in range(4):
         for run in kinds.values():
             run(i)
+    assert leftovers(pair.core) == {}
+
+
+# ------------------------------------------------------------------ IKEv2 with EAP ------
+
+
+@pytest.fixture(scope="module")
+def eap_pki(tmp_path_factory):
+    from tests.harness.pki import make_pki
+    pki = make_pki(tmp_path_factory.mktemp("pki"))
+    pki.issue("gw-ec", "gw.example.test", san_dns=("gw.example.test",), key_type="ecdsa-p256")
+    return pki
+
+
+def test_eap_logins_ending_every_way_leave_nothing_behind(tmp_path, eap_pki):
+    """EAP-MSCHAPv2 (users backend asked asynchronously): a login that succeeds and is
+    deleted, one whose client vanishes while its password check is still pending (the
+    half-open SA times out, the request is dropped), one with a wrong password."""
+    from .test_ikev2_eap import USERS, eap_client, eap_pair
+
+    users = f'[alice]\npassword = "{USERS["alice"]}"\n'.encode()
+    pair = eap_pair(tmp_path, eap_pki, users)
+    for i in range(3):
+        ok = eap_client(pair, address=(f"198.51.100.{10 + i}", 500))
+        pair.connect(ok)
+        assert ok.state == "established", ok.failure
+        pair.deliver(ok, ok.delete(pair.now))
+
+        pair.hold = True
+        gone = eap_client(pair, address=(f"198.51.100.{40 + i}", 500))
+        pair.connect(gone)
+        assert pair.auth_requests and gone.state != "established"
+        pair.auth_requests.clear()  # never answered: the directory hangs
+        pair.gone.add(id(gone))
+        pair.hold = False
+        pair.advance(120)
+
+        wrong = eap_client(pair, password="not-her-password",
+                           address=(f"198.51.100.{70 + i}", 500))
+        pair.connect(wrong)
+        assert wrong.state != "established"
+        pair.advance(120)
     assert leftovers(pair.core) == {}
