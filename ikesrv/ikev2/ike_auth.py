@@ -233,12 +233,15 @@ def _establish(resp, sa: IkeSa, now: float) -> None:
 def _apply_uniqueness(resp, sa: IkeSa, first: Payloads, now: float) -> None:
     """§2.4 INITIAL_CONTACT, and the connection's uniqueness policy."""
     # the same identity may hold SAs on other workers: they get told (DESIGN §4)
-    resp.ctx.claim_identity(sa, first.has_notify(NotifyType.INITIAL_CONTACT), now)
+    initial_contact = first.has_notify(NotifyType.INITIAL_CONTACT)
+    resp.ctx.claim_identity(sa, initial_contact, now)
+    if not initial_contact and sa.connection.unique == "never":
+        return  # nothing to do with the others: not worth a look at thousands sharing an ID
     others = resp.others_of_identity(sa)
     if not others:
         return
     from . import informational
-    if first.has_notify(NotifyType.INITIAL_CONTACT):
+    if initial_contact:
         # the peer says it has no other SA with us: the old ones are stale, drop them
         for other in others:
             resp.destroy(other, now, reason=f"INITIAL_CONTACT from '{sa.peer_id}'")
