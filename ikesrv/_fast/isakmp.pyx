@@ -19,9 +19,12 @@ Why: the same steps in Python (split, chain walk, PRF call, compare; concatenati
 the HASH payload, the padding and the header) cost ~3 µs per message, most of it
 interpreter work; an IKEv1 road warrior exchanges six protected messages.
 
-crypto.ikev1_cipher and ikev1.messages keep the Python forms as the reference the tests
-compare against. Imports ikesrv.errors: a structure the peer got wrong raises
-MalformedMessage with the same words and offsets as ``messages.split_hash``.
+The step-by-step Python forms stay as references: ``messages.split_hash`` with the prf of
+crypto.ikev1_keys for the HASH check (tests/unit/test_ikev1_hash_check.py compares
+verdicts and errors on random and mutated plaintexts); ``Ikev1Cipher.encrypt`` and the
+header codec for sealing (tests/unit/test_ikev1_cipher.py, against a model of the RFC).
+Imports ikesrv.errors: a structure the peer got wrong raises MalformedMessage with the
+same words and offsets as ``messages.split_hash``.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hmac
 
-from ..constants import V1Doi, V1ExchangeType, V1HeaderFlag, V1PayloadType, V1ProtocolId
+from ..constants import V1Doi, V1ExchangeType, V1PayloadType, V1ProtocolId
 from ..crypto import ikev1_keys
 from ..errors import IntegrityCheckFailed, MalformedMessage
 from ..wire import ikev1 as w
@@ -134,15 +134,6 @@ def seal_hashed(sa: IsakmpSa, exchange: int, message_id: int, payloads: list,
     digest = hash_of(rest)
     head = bytes((first, 0, 0, 4 + len(digest))) + digest  # generic header: digests < 252
     return sa.cipher.seal(sa.spi_i, sa.spi_r, P.HASH, exchange, message_id, head, rest)
-
-
-def seal_reference(sa: IsakmpSa, exchange: int, message_id: int, first: int,
-                   body: bytes) -> bytes:
-    """What ``Ikev1Cipher.seal`` builds in one pass, step by step (the tests compare)."""
-    cipher = sa.cipher.encrypt(body, message_id)
-    header = w.encode_header(sa.spi_i, sa.spi_r, first, exchange, V1HeaderFlag.ENCRYPTION,
-                             message_id, 28 + len(cipher))
-    return header + cipher
 
 
 def informational_hash(sa: IsakmpSa, message_id: int):
