@@ -260,6 +260,23 @@ def generator_options(v: Variant, psk_file: Path, password_file: Path) -> list[s
     return opts
 
 
+def settled_rss_kib(responder, *, interval: float = 0.2, within: int = 256,
+                    limit: float = 5.0) -> int:
+    """The responder's resident memory once its start-up is over: read until two reads
+    ``interval`` apart differ by at most ``within`` KiB (or ``limit`` seconds passed).
+    Ready is reported before every worker has settled: a users file's decoy scrypt (16 MiB
+    for ~50 ms) caught in the first read made 'before' 16 MiB too high in some runs."""
+    last = responder.rss_kib()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        now = responder.rss_kib()
+        if abs(now - last) <= within:
+            return now
+        last = now
+    return last
+
+
 def run_one(topo, cleanup, work: Path, psk_file: Path, password_file: Path, resp, name: str,
             start, v: Variant, n: int, concurrency: int, gen_cpu: int, resp_cpu: int | None,
             ctx: dict) -> dict:
@@ -274,7 +291,7 @@ def run_one(topo, cleanup, work: Path, psk_file: Path, password_file: Path, resp
             "--timeout", str(max(60, n // 20)), "--progress", "--json", str(report_path)]
     samples = []  # (SAs up by the generator's count, responder CPU ticks) once a second
     try:
-        rss0 = responder.rss_kib()
+        rss0 = settled_rss_kib(responder)
         c0 = responder.cpu_ticks()
         t0 = time.monotonic()
         proc = subprocess.Popen(netns_argv(topo.cl.name, argv), stdout=subprocess.PIPE,
