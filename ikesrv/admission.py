@@ -122,3 +122,20 @@ class SourceLimiter:
 
 __all__ = ["AGGRESSIVE_UNDER_PRESSURE_RATE", "MAX_SOURCES", "REASSEMBLY_BUDGET", "Bucket",
            "SourceLimiter"]
+
+
+def forget_half_open(table: dict, per_ip, sa) -> None:
+    """Take ``sa`` out of a responder's half-open table and its per-address count, by the
+    key it was entered with (``sa.half_open_key``: (SPIi or CKY-I, first message's
+    address); the SA's address may have moved since, RFC 7296 §2.23, RFC 3947 §4).
+    Nothing happens for an SA that is not in them (again, or never)."""
+    key, sa.half_open_key = sa.half_open_key, None
+    if key is None:
+        return
+    if table.get(key) is sa:
+        del table[key]
+    ip = key[1][0]
+    if per_ip[ip] <= 1:
+        per_ip.pop(ip, None)
+    else:
+        per_ip[ip] -= 1

@@ -25,7 +25,7 @@ from collections import Counter
 
 from .. import events as ev
 from ..actions import RemoveChildSa, SendDatagram
-from ..admission import REASSEMBLY_BUDGET
+from ..admission import REASSEMBLY_BUDGET, forget_half_open
 from ..constants import V1ExchangeType as X
 from ..constants import V1NotifyType, enum_name
 from ..constants import V1PayloadType as P
@@ -467,16 +467,7 @@ class Ikev1Responder:
             self.ctx.emit(ev.IkeSaStateChanged(1, old, new))
 
     def _leave_half_open(self, sa: IsakmpSa) -> None:
-        # by the key it was entered with (not a scan of all half-open SAs per SA)
-        key, sa.half_open_key = sa.half_open_key, None
-        if key is not None:
-            if self.half_open.get(key) is sa:
-                del self.half_open[key]
-            ip = key[1][0]
-            if self.half_open_per_ip[ip] <= 1:
-                self.half_open_per_ip.pop(ip, None)
-            else:
-                self.half_open_per_ip[ip] -= 1
+        forget_half_open(self.half_open, self.half_open_per_ip, sa)
         sa.half_open_expire = None
         sa.first_request, sa.first_response = b"", []
 

@@ -22,7 +22,7 @@ from collections import Counter
 
 from .. import events as ev
 from ..actions import RemoveChildSa, SendDatagram
-from ..admission import REASSEMBLY_BUDGET
+from ..admission import REASSEMBLY_BUDGET, forget_half_open
 from ..constants import ExchangeType, HeaderFlag
 from ..errors import IkeError, InvalidIkeSpi, InvalidMessageId, MalformedMessage, ResourceLimit
 from ..wire import ikev2 as w
@@ -311,16 +311,7 @@ class Ikev2Responder:
             self.ctx.emit(ev.IkeSaStateChanged(2, old, new))
 
     def _leave_half_open(self, sa: IkeSa) -> None:
-        # by the key it was entered with: sa.remote may have moved since (§2.23, NAT-T)
-        key, sa.half_open_key = sa.half_open_key, None
-        if key is not None:
-            if self.half_open.get(key) is sa:
-                del self.half_open[key]
-            ip = key[1][0]
-            if self.half_open_per_ip[ip] <= 1:
-                self.half_open_per_ip.pop(ip, None)
-            else:
-                self.half_open_per_ip[ip] -= 1
+        forget_half_open(self.half_open, self.half_open_per_ip, sa)
         sa.half_open_expire = None
 
     def index_identity(self, sa: IkeSa) -> None:
